@@ -1,0 +1,97 @@
+"""Shared validation and reduction for the float64 reference implementations.
+
+Every reference returns a ``numpy.ndarray`` of dtype float64: the unreduced
+terms for ``reduction='none'`` and a 0-d array otherwise, like torch returns a
+0-d tensor.  Inputs are converted with :func:`as_f64` (a copy is never needed:
+no reference writes into an array it was given).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def as_f64(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float64 array, refusing non-numeric input clearly."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def as_index(name: str, value) -> np.ndarray:
+    """Return ``value`` as an int64 array of class indices."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be an integer array of class indices, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+def check_reduction(reduction: str, allowed=REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
+
+
+def check_same_shape(what: str, a: np.ndarray, b: np.ndarray, a_name="input", b_name="target") -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: {b_name} shape {b.shape} must equal {a_name} shape {a.shape}")
+
+
+def broadcast_pair(input: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Broadcast like ``torch.broadcast_tensors`` (torch warns and broadcasts)."""
+    try:
+        return np.broadcast_arrays(input, target)
+    except ValueError:
+        raise ValueError(
+            f"input shape {input.shape} and target shape {target.shape} cannot be broadcast together"
+        ) from None
+
+
+def check_finite_param(name: str, value, *, lo=None, lo_open=False, hi=None) -> float:
+    """Validate a scalar parameter and return it as float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if np.isnan(v):
+        raise ValueError(f"{name} must not be NaN")
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {v}")
+    return v
+
+
+def check_pm1(name: str, target: np.ndarray) -> None:
+    """Targets of the embedding losses are +1 / -1."""
+    if not np.all((target == 1) | (target == -1)):
+        raise ValueError(f"{name} values must be 1 or -1")
+
+
+def reduce(terms: np.ndarray, reduction: str) -> np.ndarray:
+    """Apply torch's ``apply_loss_reduction``: none, mean (sum/numel, NaN when empty), sum.
+
+    Summation is NumPy's pairwise sum: error <= ~log2(n) * eps * sum|terms|.
+    """
+    check_reduction(reduction)
+    if reduction == "none":
+        return terms
+    total = np.sum(terms, dtype=np.float64)
+    if reduction == "sum":
+        return np.asarray(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / terms.size) if terms.size else np.asarray(np.nan)
+
+
+def weighted(terms: np.ndarray, weight, name="weight") -> np.ndarray:
+    """Multiply ``terms`` by ``weight`` broadcast to the terms' shape (torch's expand)."""
+    if weight is None:
+        return terms
+    w = as_f64(name, weight)
+    try:
+        np.broadcast_to(w, terms.shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {w.shape} cannot be broadcast to shape {terms.shape}") from None
+    return terms * w

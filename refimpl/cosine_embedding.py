@@ -1,0 +1,35 @@
+"""Cosine embedding loss, mirroring ``torch.nn.functional.cosine_embedding_loss``.
+
+    cos_i  = <a_i, b_i> / sqrt((|a_i|^2 + EPS) (|b_i|^2 + EPS)),   EPS = 1e-12
+    term_i = 1 - cos_i                 if y_i = 1
+             max(0, cos_i - margin)    if y_i = -1
+
+EPS is torch's guard against zero vectors (a zero vector has cos = 0).  Inputs
+are (N, D) with target (N,), or (D,) with a 0-d target.  A contrastive loss on
+cosine similarity -- not the Euclidean contrastive loss of Hadsell et al.
+
+Source: ATen ``cosine_embedding_loss`` (aten/src/ATen/native/Loss.cpp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, check_finite_param, check_pm1, check_reduction, reduce
+
+EPSILON = 1e-12
+
+
+def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str = "mean") -> np.ndarray:
+    check_reduction(reduction)
+    margin = check_finite_param("margin", margin, lo=-1.0, hi=1.0)
+    a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise ValueError(f"cosine_embedding_loss: input1 {a.shape} and input2 {b.shape} must be equal (N, D) or (D,)")
+    if y.shape != a.shape[:-1]:
+        raise ValueError(f"cosine_embedding_loss: target must have shape {a.shape[:-1]}, got {y.shape}")
+    check_pm1("cosine_embedding_loss target", y)
+    dot = np.sum(a * b, axis=-1)
+    cos = dot / np.sqrt((np.sum(a * a, axis=-1) + EPSILON) * (np.sum(b * b, axis=-1) + EPSILON))
+    terms = np.where(y == 1, 1.0 - cos, np.maximum(cos - margin, 0.0))
+    return reduce(terms, reduction)

@@ -1,0 +1,141 @@
+"""Cross-entropy, mirroring ``torch.nn.functional.cross_entropy``.
+
+With log-probabilities ``logp = log_softmax(x)`` over the class dimension (dim 0
+for a ``(C,)`` input, dim 1 for ``(N, C)`` and ``(N, C, d1, ..., dk)``):
+
+Class-index targets ``t`` (integer), class weights ``w`` (ones by default),
+label smoothing ``eps``, ``C`` classes, ignored positions excluded:
+
+    nll_i    = -w[t_i] * logp_i[t_i]
+    smooth_i = -sum_c w_c * logp_i[c]
+    loss_i   = (1 - eps) * nll_i + (eps / C) * smooth_i
+    'mean'   = sum_i loss_i / sum_{i not ignored} w[t_i]      (all ignored -> NaN)
+
+Class-probability targets ``q`` (floating, same shape as the input):
+
+    q'     = (1 - eps) * q + eps / C
+    loss_i = -sum_c w_c * q'_c * logp_i[c]
+    'mean' = sum_i loss_i / (number of samples)   -- NOT the weight sum (torch issue 107680)
+
+Source: ATen ``cross_entropy_loss``, ``cross_entropy_loss_prob_target`` and
+``cross_entropy_loss_label_smoothing`` (aten/src/ATen/native/LossNLL.cpp).
+
+Numerics: ``-logp_c = (m - x_c) + log1p(s)`` with ``m`` the row maximum and
+``s`` the sum of ``exp(x_j - m)`` over all classes but one arg-max, so the
+loss of a confidently right prediction (``-logp ~ s`` tiny) keeps full
+relative accuracy instead of the absolute ``eps`` of ``log(1 + s)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, as_index, check_finite_param, check_reduction
+
+
+def neg_log_softmax_parts(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(d, l)`` with ``-log_softmax(x) = l - d`` along ``axis``.
+
+    ``d = x - max(x)`` (<= 0) and ``l = log1p(sum_{j != argmax} exp(d_j))`` (>= 0,
+    keepdims), so both parts of ``-logp = l + (-d)`` are non-negative: no cancellation.
+    """
+    k = np.argmax(x, axis=axis, keepdims=True)
+    m = np.take_along_axis(x, k, axis=axis)
+    with np.errstate(invalid="ignore"):
+        d = x - m
+    e = np.exp(d)
+    np.put_along_axis(e, k, 0.0, axis=axis)
+    return d, np.log1p(np.sum(e, axis=axis, keepdims=True))
+
+
+def _class_axis(x: np.ndarray) -> int:
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: input must have at least 1 dimension (C,)")
+    return 0 if x.ndim == 1 else 1
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> np.ndarray:
+    check_reduction(reduction)
+    eps = check_finite_param("label_smoothing", label_smoothing, lo=0.0, hi=1.0)
+    x = as_f64("input", input)
+    axis = _class_axis(x)
+    n_classes = x.shape[axis]
+    w = None
+    if weight is not None:
+        w = as_f64("weight", weight)
+        if w.shape != (n_classes,):
+            raise ValueError(f"cross_entropy: weight must have shape ({n_classes},), got {w.shape}")
+    wshape = [1] * x.ndim
+    wshape[axis] = n_classes
+    w_b = None if w is None else w.reshape(wshape)
+
+    t = np.asarray(target)
+    if t.dtype.kind == "f":
+        return _prob_targets(x, as_f64("target", t), w_b, axis, n_classes, reduction, eps)
+    t = as_index("target", t)
+    return _index_targets(x, t, w, w_b, int(ignore_index), axis, n_classes, reduction, eps)
+
+
+def _prob_targets(x, q, w_b, axis, n_classes, reduction, eps):
+    if q.shape != x.shape:
+        raise ValueError(
+            f"cross_entropy: probability targets must have the input's shape {x.shape}, got {q.shape}"
+        )
+    if eps > 0.0:
+        q = q * (1.0 - eps) + eps / n_classes
+    d, l = neg_log_softmax_parts(x, axis)
+    coef = q if w_b is None else q * w_b
+    # -sum_c coef_c logp_c = sum_c coef_c * (l - d_c); 0 * inf (a -inf logit with q_c = 0) counts 0
+    with np.errstate(invalid="ignore"):
+        prod = coef * (l - d)
+    prod = np.where(coef == 0, 0.0, prod)
+    per_sample = np.sum(prod, axis=axis)
+    if reduction == "none":
+        return per_sample
+    total = np.sum(per_sample)
+    if reduction == "sum":
+        return np.asarray(total)
+    n_samples = x.size // n_classes if n_classes else 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / n_samples) if n_samples else np.asarray(np.nan)
+
+
+def _index_targets(x, t, w, w_b, ignore_index, axis, n_classes, reduction, eps):
+    expected = x.shape[:axis] + x.shape[axis + 1 :]
+    if t.shape != expected:
+        raise ValueError(f"cross_entropy: class-index target must have shape {expected}, got {t.shape}")
+    ignored = t == ignore_index
+    bad = ~ignored & ((t < 0) | (t >= n_classes))
+    if np.any(bad):
+        raise ValueError(
+            f"cross_entropy: target {int(t[bad].flat[0])} is out of bounds for {n_classes} classes "
+            f"(and is not ignore_index={ignore_index})"
+        )
+    t_safe = np.where(ignored, 0, t)
+    d, l = neg_log_softmax_parts(x, axis)
+    idx = np.expand_dims(t_safe, axis)
+    nll = np.squeeze(l - np.take_along_axis(d, idx, axis=axis), axis=axis)
+    wt = np.ones(t.shape) if w is None else w[t_safe]
+    wt = np.where(ignored, 0.0, wt)
+    nll = np.where(ignored, 0.0, wt * nll)
+    if eps > 0.0:
+        neg_logp = l - d
+        smooth = np.sum(neg_logp if w_b is None else neg_logp * w_b, axis=axis)
+        smooth = np.where(ignored, 0.0, smooth)
+        terms = (1.0 - eps) * nll + (eps / n_classes) * smooth
+    else:
+        terms = nll
+    if reduction == "none":
+        return terms
+    total = np.sum(terms)
+    if reduction == "sum":
+        return np.asarray(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / np.sum(wt))

@@ -1,0 +1,56 @@
+"""Soft Dice loss (Milletari, Navab & Ahmadi 2016, V-Net), with MONAI ``DiceLoss`` conventions.
+
+For prediction p and target g of shape (N, C, *spatial), per (n, c) -- or per c
+with ``batch=True``, which also sums over N:
+
+    I = sum p g,   P = sum p^k,   G = sum g^k,   k = 2 if squared_pred else 1
+    f = 1 - (2 I + smooth_nr) / (P + G + smooth_dr)
+
+``include_background=False`` drops channel 0 (ignored, as MONAI does, when C = 1).
+reduction 'none' returns (N, C) -- (C,) with batch=True --; 'mean' / 'sum' reduce f.
+Torch ships no DiceLoss (the source article's ``DiceLoss()`` is undefined).
+
+Numerics: ``1 - ratio`` cancels when the prediction is good; the reference
+evaluates the numerator ``P + G - 2I + smooth_dr - smooth_nr`` as a sum of
+non-negative terms -- ``sum p(1-g) + g(1-p)`` (k = 1) or ``sum (p-g)^2`` (k = 2),
+valid for p, g in [0, 1] -- so f keeps full relative accuracy near 0.
+Source: monai/losses/dice.py (DiceLoss.forward).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, reduce
+
+
+def dice(
+    input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
+    include_background: bool = True, batch: bool = False, reduction: str = "mean",
+) -> np.ndarray:
+    check_reduction(reduction)
+    smooth_nr = check_finite_param("smooth_nr", smooth_nr, lo=0.0)
+    smooth_dr = check_finite_param("smooth_dr", smooth_dr, lo=0.0)
+    p, g = as_f64("input", input), as_f64("target", target)
+    check_same_shape("dice", p, g)
+    if p.ndim < 2:
+        raise ValueError(f"dice: input must have shape (N, C, *spatial), got {p.shape}")
+    if not include_background:
+        if p.shape[1] == 1:
+            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=2)
+        else:
+            p, g = p[:, 1:], g[:, 1:]
+    axes = tuple(range(2, p.ndim))
+    if batch:
+        axes = (0,) + axes
+    if squared_pred:
+        denom = np.sum(p * p, axis=axes) + np.sum(g * g, axis=axes) + smooth_dr
+        mismatch = np.sum((p - g) ** 2, axis=axes)
+    else:
+        denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + smooth_dr
+        mismatch = np.sum(p * (1.0 - g) + g * (1.0 - p), axis=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (mismatch + (smooth_dr - smooth_nr)) / denom
+    return reduce(f, reduction)

@@ -1,0 +1,41 @@
+"""Sigmoid focal loss (Lin et al. 2017, "Focal Loss for Dense Object Detection"),
+mirroring ``torchvision.ops.sigmoid_focal_loss``.
+
+    p    = sigmoid(x)
+    ce   = -(t log p + (1 - t) log(1 - p))             (BCE with logits)
+    1-p_t = t (1 - p) + (1 - t) p                       (= t sigmoid(-x) + (1 - t) sigmoid(x))
+    loss = ce * (1 - p_t)^gamma                         (0^0 = 1)
+    if alpha >= 0: loss *= alpha t + (1 - alpha)(1 - t)
+
+Soft targets in [0, 1] use the same formula (torchvision's).  ``alpha < 0``
+disables the alpha weighting.  Default reduction is 'none' (torchvision's).
+This is NOT ``BCEWithLogitsLoss(pos_weight=...)``, which the source article
+calls focal loss: pos_weight rescales positives, it has no (1-p_t)^gamma factor.
+
+Numerics: ``1 - p_t`` as a sum of two non-negative sigmoids (``scipy.special.expit``);
+``ce`` as a sum of two softplus terms (see ``refimpl.bce_with_logits``).
+Source: torchvision/ops/focal_loss.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, reduce
+from .bce_with_logits import bce_with_logits
+
+
+def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none") -> np.ndarray:
+    check_reduction(reduction)
+    alpha = check_finite_param("alpha", alpha)
+    gamma = check_finite_param("gamma", gamma, lo=0.0)
+    x = as_f64("inputs", inputs)
+    t = as_f64("targets", targets)
+    check_same_shape("sigmoid_focal_loss", x, t, "inputs", "targets")
+    ce = bce_with_logits(x, t, reduction="none")
+    one_minus_pt = t * expit(-x) + (1.0 - t) * expit(x)
+    loss = ce * one_minus_pt**gamma
+    if alpha >= 0:
+        loss = loss * (alpha * t + (1.0 - alpha) * (1.0 - t))
+    return reduce(loss, reduction)

@@ -1,0 +1,28 @@
+"""Hinge embedding loss, mirroring ``torch.nn.functional.hinge_embedding_loss``.
+
+    term_i = x_i                        if y_i = 1
+             max(0, margin - x_i)       if y_i = -1
+
+``x`` is usually a distance (>= 0); torch does not clamp the y = 1 branch, so the
+loss is negative for x < 0 there (a documented known deviation from the
+"hinge" name).  Not the classic SVM hinge max(0, 1 - y x): see the audit.
+
+Source: ATen ``hinge_embedding_loss`` (aten/src/ATen/native/Loss.cpp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, check_finite_param, check_pm1, check_reduction, check_same_shape, reduce
+
+
+def hinge_embedding(input, target, margin: float = 1.0, reduction: str = "mean") -> np.ndarray:
+    check_reduction(reduction)
+    margin = check_finite_param("margin", margin)
+    x = as_f64("input", input)
+    y = as_f64("target", target)
+    check_same_shape("hinge_embedding_loss", x, y)
+    check_pm1("hinge_embedding_loss target", y)
+    terms = np.where(y == 1, x, np.maximum(margin - x, 0.0))
+    return reduce(terms, reduction)

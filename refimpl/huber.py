@@ -1,0 +1,33 @@
+"""Huber loss, mirroring ``torch.nn.functional.huber_loss`` (Huber 1964).
+
+    z = |x - y|
+    term = 0.5 z^2                 if z < delta
+           delta (z - 0.5 delta)   otherwise
+    with ``weight`` (torch>=2.6): term * w, and 'mean' = mean(term * w) over the
+    number of elements (not divided by sum(w), unlike mse_loss).
+
+Source: ATen ``huber_loss`` (PointwiseOpsKernel / Loss.cpp), torch/nn/functional.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, check_same_shape, reduce
+
+
+def huber_terms(x: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
+    z = np.abs(x - y)
+    return np.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+
+
+def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> np.ndarray:
+    check_reduction(reduction)
+    delta = check_finite_param("delta", delta, lo=0.0, lo_open=True)
+    x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))
+    terms = huber_terms(x, y, delta)
+    if weight is not None:
+        w = as_f64("weight", weight)
+        check_same_shape("huber weight", np.asarray(input), w, b_name="weight")
+        terms = terms * w
+    return reduce(terms, reduction)

@@ -1,0 +1,43 @@
+"""Kullback-Leibler divergence, mirroring ``torch.nn.functional.kl_div``.
+
+The input is log-probabilities ``x = log q``; the target is probabilities ``t``
+(or log-probabilities with ``log_target=True``):
+
+    term_i = t_i (log t_i - x_i)          (0 when t_i = 0: xlogy convention)
+    term_i = exp(t_i) (t_i - x_i)         (log_target=True)
+    'sum' = sum_i term_i, 'mean' = sum / numel, 'batchmean' = sum / input.shape[0]
+    (for a 0-d input batchmean is the sum).
+
+Only 'batchmean' is KL(p || q) per sample; torch's 'mean' also divides by the
+support size and warns (known deviation of the default from the mathematics).
+
+Source: ATen ``kl_div`` (aten/src/ATen/native/Loss.cpp) and torch/nn/functional.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import xlogy
+
+from ._common import as_f64, check_reduction, check_same_shape, reduce
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> np.ndarray:
+    check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
+    x = as_f64("input", input)
+    t = as_f64("target", target)
+    check_same_shape("kl_div", x, t)
+    if log_target:
+        with np.errstate(invalid="ignore"):
+            terms = np.exp(t) * (t - x)
+    else:
+        # t log t - t x, with 0 log 0 = 0 and 0 * x = 0 for t = 0 (also x = -inf)
+        with np.errstate(invalid="ignore"):
+            terms = np.where(t == 0, 0.0, xlogy(t, t) - t * x)
+    if reduction != "batchmean":
+        return reduce(terms, reduction)
+    total = reduce(terms, "sum")
+    if x.ndim == 0:
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / x.shape[0]) if x.shape[0] else np.asarray(np.nan)

@@ -1,0 +1,27 @@
+"""Smooth L1 loss, mirroring ``torch.nn.functional.smooth_l1_loss`` (Girshick 2015, Fast R-CNN).
+
+    z = |x - y|
+    term = 0.5 z^2 / beta     if z < beta
+           z - 0.5 beta       otherwise
+    beta = 0 is the L1 loss (torch dispatches to l1_loss).
+Identity: smooth_l1(beta) = huber(delta=beta) / beta for beta > 0.
+
+Source: ATen ``smooth_l1_loss``; torch/nn/functional.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, reduce
+
+
+def smooth_l1(input, target, reduction: str = "mean", beta: float = 1.0) -> np.ndarray:
+    check_reduction(reduction)
+    beta = check_finite_param("beta", beta, lo=0.0)
+    x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))
+    z = np.abs(x - y)
+    if beta == 0.0:
+        return reduce(z, reduction)
+    terms = np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+    return reduce(terms, reduction)

@@ -1,0 +1,46 @@
+"""Triplet margin loss (Balntas et al. 2016; Schroff et al. 2015), mirroring
+``torch.nn.functional.triplet_margin_loss``.
+
+    d(u, v) = || u - v + eps ||_p              (torch's pairwise_distance ADDS eps)
+    d_neg   = d(a, n), or min(d(a, n), d(p, n)) with swap=True
+    term_i  = max(0, margin + d(a_i, p_i) - d_neg_i)
+
+Inputs are (N, D) or (D,) (then a 0-d result); any p > 0 (p < 1 is not a norm,
+torch computes the same power sum).  ``F.triplet_margin_loss`` raises for margin <= 0.
+
+Source: ATen ``triplet_margin_loss`` and ``pairwise_distance`` (Loss.cpp, Distance.cpp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import as_f64, check_finite_param, check_reduction, reduce
+from ._distance import pnorm_rows
+
+
+def pairwise_distance(u: np.ndarray, v: np.ndarray, p: float, eps: float) -> np.ndarray:
+    return pnorm_rows(u - v + eps, p)
+
+
+def triplet_margin(
+    anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+    swap: bool = False, reduction: str = "mean",
+) -> np.ndarray:
+    check_reduction(reduction)
+    margin = check_finite_param("margin", margin, lo=0.0, lo_open=True)
+    p = check_finite_param("p", p, lo=0.0, lo_open=True)
+    eps = check_finite_param("eps", eps)
+    a, pos, neg = (as_f64(n, v) for n, v in (("anchor", anchor), ("positive", positive), ("negative", negative)))
+    if not (a.ndim == pos.ndim == neg.ndim) or a.ndim not in (1, 2):
+        raise ValueError(
+            "triplet_margin_loss: anchor, positive and negative must all be 1-D (D,) or 2-D (N, D), "
+            f"got {a.ndim}, {pos.ndim}, {neg.ndim} dimensions"
+        )
+    if not (a.shape == pos.shape == neg.shape):
+        raise ValueError(f"triplet_margin_loss: shapes differ: {a.shape}, {pos.shape}, {neg.shape}")
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_neg = np.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return reduce(np.maximum(margin + d_pos - d_neg, 0.0), reduction)
