@@ -1,0 +1,43 @@
+"""Root conftest: Hypothesis profiles and the tolerance-tightness summary.
+
+Profiles (select with ``--hypothesis-profile NAME``):
+  default  -- fits the 3-minute budget of a plain ``pytest`` on 2 cores;
+  ci       -- the same size, derandomized (reruns reproduce), prints the reproduce blob;
+              loaded automatically when the environment variable CI is set;
+  nightly  -- 20x the examples, for a scheduled job.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_common = dict(
+    deadline=None,  # the first torch call of a process is slow; timing is not what we test
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile("ci", max_examples=25, derandomize=True, **_common)
+settings.register_profile("nightly", max_examples=500, **_common)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped when torch.cuda.is_available() is False)")
+    config.addinivalue_line("markers", "mpmath: checks a reference against mpmath (skipped without mpmath)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from properties.agreement import RATIOS
+
+    if not RATIOS:
+        return
+    tr = terminalreporter
+    tr.section("lossproof tolerance tightness (largest error / bound seen)")
+    dtypes = sorted({d for _, d in RATIOS}, key=["float64", "float32", "float16", "bfloat16"].index)
+    tr.write_line(f"{'loss':<18}" + "".join(f"{d:>12}" for d in dtypes))
+    for loss in sorted({n for n, _ in RATIOS}):
+        cells = [f"{RATIOS[(loss, d)][0]:>12.3g}" if (loss, d) in RATIOS else f"{'-':>12}" for d in dtypes]
+        tr.write_line(f"{loss:<18}" + "".join(cells))

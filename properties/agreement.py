@@ -1,0 +1,110 @@
+"""The agreement check: one implementation, one generated case, one dtype and
+device, against the float64 reference within the tolerance model's bound.
+
+A failure raises ``AgreementError`` whose message carries everything needed to
+act on it: the worst element, the implementation's and the reference's values,
+the error in absolute, relative and ulp terms against the bound, and a
+copy-paste reproduction.  Every check also records ``error / bound`` so the
+suite can report how tight the model is (``RATIOS``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .cases import Case
+from .formats import FORMATS
+from .spec import LossSpec
+from .subjects import Subject
+from .tolerance import bound
+
+#: (loss, dtype) -> [largest error/bound seen, number of checks]; the README's tightness figures.
+RATIOS: dict[tuple[str, str], list] = defaultdict(lambda: [0.0, 0])
+
+
+class AgreementError(AssertionError):
+    pass
+
+
+def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str) -> str:
+    call = case.call_source(subject.qualname, dtype, device)
+    ref_args = ", ".join(
+        [f"{k}.double().cpu().numpy()" if v.dtype.kind == "f" else f"{k}.cpu().numpy()" for k, v in case.args.items()]
+        + [
+            f"{k}={k}.double().cpu().numpy()" if isinstance(v, np.ndarray) else f"{k}={v!r}"
+            for k, v in case.kwargs.items()
+        ]
+    )
+    module = subject.qualname.rpartition(".")[0]
+    return "\n".join(
+        [f"import torch, {module}, refimpl" if module not in ("torch", "") else "import torch, refimpl", call,
+         f"ref = refimpl.{spec.name}({ref_args})", "print(out, ref)"]
+    )
+
+
+def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = err / np.abs(ref)
+    ulp = fmt.ulp(ref)
+    return (
+        f"{label} element {idx}: got {got!r}, reference {ref!r}\n"
+        f"  error: abs {err:.3e}, rel {rel:.3e}, {err / ulp:.3g} ulp({fmt.name}); "
+        f"bound {bnd:.3e} ({bnd / ulp:.3g} ulp), error/bound = {err / bnd:.3g}"
+    )
+
+
+def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str, reduction: str,
+                    variant: str = "") -> float:
+    """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound."""
+    import torch
+
+    fmt = FORMATS[dtype]
+    case = case.rounded(dtype).with_kwargs(reduction=reduction)
+    header = (
+        f"{spec.name}[{dtype}-{device}-{reduction}-{variant}]: {subject.qualname} vs refimpl.{spec.name}\n"
+        f"case: {case!r}\n"
+    )
+    repro = "\nReproduce:\n" + reproduction(spec, subject, case, dtype, device)
+    args, kwargs = case.to_torch(dtype, device)
+    try:
+        out = subject(args, kwargs)
+    except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
+        raise AgreementError(f"{header}raised {type(exc).__name__}: {exc}{repro}") from exc
+
+    ref = spec.call_reference(case)
+    problems = []
+    if not isinstance(out, torch.Tensor):
+        raise AgreementError(f"{header}returned {type(out).__name__}, expected a torch.Tensor{repro}")
+    if out.dtype != getattr(torch, dtype):
+        problems.append(f"dtype {out.dtype}, expected torch.{dtype}")
+    if out.device.type != torch.device(device).type:
+        problems.append(f"device {out.device}, expected {device}")
+    if tuple(out.shape) != ref.shape:
+        problems.append(f"shape {tuple(out.shape)}, expected {ref.shape}")
+    if problems:
+        raise AgreementError(header + "; ".join(problems) + repro)
+
+    got = out.detach().to("cpu", torch.float64).numpy()
+    terms = spec.call_reference(case, reduction="none")
+    budget = spec.scale(case, terms)
+    denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
+    gain = spec.underflow(case, terms) if spec.underflow else 1.0
+    bnd = np.broadcast_to(bound(fmt, reduction, terms, budget, ref, denom, gain), ref.shape)
+
+    nan_mismatch = np.isnan(got) != np.isnan(ref)
+    with np.errstate(invalid="ignore"):
+        err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
+    err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
+    ratio = np.where(nan_mismatch, np.inf, err / bnd)
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
+    max_ratio = float(ratio[worst]) if ratio.size else 0.0
+    rec = RATIOS[(spec.name, dtype)]
+    rec[0], rec[1] = max(rec[0], max_ratio if np.isfinite(max_ratio) else rec[0]), rec[1] + 1
+    if max_ratio > 1.0:
+        detail = _describe("worst", float(got[worst]), float(ref[worst]), float(err[worst]), float(bnd[worst]),
+                           fmt, worst)
+        n_bad = int(np.sum(ratio > 1.0))
+        raise AgreementError(f"{header}{n_bad} of {ratio.size} output element(s) outside the bound\n{detail}{repro}")
+    return max_ratio

@@ -1,0 +1,56 @@
+"""The loss spec: one record per loss, the single source of truth the tests are
+parametrized over.  Adding a loss = one reference function + one ``LossSpec``
+in ``properties/specs/`` (no test code to edit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .cases import Case
+from .formats import FloatFormat
+
+
+def count_denominator(case: Case, terms: np.ndarray, reduction: str) -> float:
+    """A plain mean divides by the number of terms."""
+    return float(terms.size)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything the suite knows about one loss.
+
+    name:        loss name (``cross_entropy``); test ids start with it.
+    reference:   the float64 reference in ``refimpl`` (same signature as the torch function).
+    arg_names:   the positional tensor arguments, in call order.
+    torch_function: dotted path of the torch function it checks, or None (no built-in).
+    cases:       ``cases(variant, fmt) -> SearchStrategy[Case]``: the input domain of one
+                 variant, with magnitudes sized for the dtype format ``fmt``.
+    variants:    named regions of the parameter space (test-id suffixes); each variant's
+                 cases always carry the same keyword parameters.
+    scale:       the tolerance model's error budget, ``properties.tolerance.scale_<name>``.
+    denominator: what a mean-like reduction divides the sum of terms by.
+    underflow:   per-term amplification of an intermediate lost to underflow (default 1).
+    reductions:  the reduction strings the function accepts.
+    mirrors:     what the reference mirrors, for the README table.
+    """
+
+    name: str
+    reference: Callable
+    arg_names: tuple[str, ...]
+    torch_function: str | None
+    cases: Callable[[str, FloatFormat], st.SearchStrategy]
+    variants: tuple[str, ...]
+    scale: Callable[[Case, np.ndarray], np.ndarray]
+    denominator: Callable[[Case, np.ndarray, str], float] = count_denominator
+    reductions: tuple[str, ...] = ("none", "mean", "sum")
+    underflow: Callable[[Case, np.ndarray], np.ndarray] | None = None
+    mirrors: str = ""
+    notes: dict = field(default_factory=dict)
+
+    def call_reference(self, case: Case, **override) -> np.ndarray:
+        return self.reference(*case.args.values(), **{**case.kwargs, **override})

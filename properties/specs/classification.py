@@ -1,0 +1,141 @@
+"""Specs of the classification losses: cross_entropy, bce, bce_with_logits, focal."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+import refimpl
+
+from .. import strategies as S
+from .. import tolerance as T
+from ..cases import Case
+from ..spec import LossSpec
+
+MAX_BATCH, MAX_CLASSES = 6, 6
+
+# ---- cross-entropy --------------------------------------------------------------
+
+CE_VARIANTS = (
+    "index", "weight", "ignore_index", "label_smoothing", "weight-ignore_index-label_smoothing",
+    "kdim", "no_batch", "prob", "prob-weight-label_smoothing",
+)
+
+
+def _logit_cap(fmt, n_classes, batch):
+    # -log_softmax <= 2 max|x| + log C; a label-smoothed term sums C of them, a 'sum' N terms
+    return min(1e30, fmt.headroom_cap(count=4 * n_classes * batch))
+
+
+@st.composite
+def _ce_cases(draw, variant, fmt):
+    feats = set(variant.split("-"))
+    n_classes = draw(st.integers(1, MAX_CLASSES))
+    if "no_batch" in feats:
+        shape, axis = (n_classes,), 0
+    elif "kdim" in feats:
+        shape = (draw(st.integers(1, 3)), n_classes, *draw(S.shapes(1, 2, 1, 3)))
+        axis = 1
+    else:
+        shape, axis = (draw(st.integers(1, MAX_BATCH)), n_classes), 1
+    n = int(np.prod(shape)) // n_classes
+    cap = _logit_cap(fmt, n_classes, n)
+    x = draw(S.array(shape, S.reals(1e-3, cap)))
+    kwargs = {}
+    if "weight" in feats:
+        kwargs["weight"] = draw(S.array((n_classes,), S.log_uniform(1e-2, 1e2)))
+    if "label_smoothing" in feats:
+        kwargs["label_smoothing"] = draw(st.one_of(st.sampled_from([1.0]), st.floats(0.0, 1.0)))
+    if "prob" in feats:
+        return Case({"input": x, "target": draw(S.probability_rows(shape, axis))}, kwargs)
+    tshape = shape[:axis] + shape[axis + 1 :]
+    t = draw(S.array(tshape, st.integers(0, n_classes - 1), dtype=np.int64))
+    if "ignore_index" in feats:
+        ignore = draw(st.sampled_from([-100, draw(st.integers(0, n_classes - 1))]))
+        mask = draw(S.array(tshape, st.booleans(), dtype=bool))
+        t = np.where(mask, ignore, t)
+        kwargs["ignore_index"] = ignore
+    return Case({"input": x, "target": t}, kwargs)
+
+
+def _ce_denominator(case, terms, reduction):
+    x, t = case.args["input"], case.args["target"]
+    if t.dtype.kind == "f":
+        return float(x.size // x.shape[0 if x.ndim == 1 else 1])
+    valid = t != case.kwargs.get("ignore_index", -100)
+    w = case.kwargs.get("weight")
+    return float(np.sum(valid)) if w is None else float(np.sum(np.where(valid, w[np.where(valid, t, 0)], 0.0)))
+
+
+CROSS_ENTROPY = LossSpec(
+    name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
+    scale=T.scale_cross_entropy, denominator=_ce_denominator,
+    mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
+    "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
+)
+
+# ---- binary cross-entropy ---------------------------------------------------------
+
+TARGETS01 = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+
+
+@st.composite
+def _bce_like(draw, x_elements, weight: bool, pos_weight: bool = False):
+    shape = draw(S.shapes(1, 3, 1, 4))
+    x = draw(S.array(shape, x_elements))
+    t = draw(S.array(shape, TARGETS01))
+    kwargs = {}
+    if weight:  # a per-class (last dim) weight, or a full-shape one: both broadcast
+        wshape = draw(st.sampled_from([shape[-1:], shape]))
+        kwargs["weight"] = draw(S.array(wshape, S.log_uniform(1e-2, 1e2)))
+    if pos_weight:
+        kwargs["pos_weight"] = draw(S.array(shape[-1:], st.one_of(st.just(1.0), S.log_uniform(1e-2, 1e2))))
+    return Case({"input": x, "target": t}, kwargs)
+
+
+@st.composite
+def _bce_cases(draw, variant, fmt):
+    return draw(_bce_like(S.unit_interval(), weight=variant == "weight"))
+
+
+@st.composite
+def _bcel_cases(draw, variant, fmt):
+    cap = min(1e30, fmt.headroom_cap(count=1000))
+    feats = set(variant.split("-"))
+    return draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats))
+
+
+BCE = LossSpec(
+    name="bce", reference=refimpl.bce, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.binary_cross_entropy", cases=_bce_cases, variants=("plain", "weight"),
+    scale=T.scale_bce,
+    mirrors="weight (broadcast); reduction; torch's log clamp at -100 (switch clamp_log=False: mathematics)",
+)
+BCE_WITH_LOGITS = LossSpec(
+    name="bce_with_logits", reference=refimpl.bce_with_logits, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.binary_cross_entropy_with_logits", cases=_bcel_cases,
+    variants=("plain", "weight", "pos_weight", "weight-pos_weight"), scale=T.scale_bce_with_logits,
+    mirrors="weight, pos_weight (broadcast over the class dim); reduction; stable for any finite logit",
+)
+
+# ---- focal ------------------------------------------------------------------------
+
+
+@st.composite
+def _focal_cases(draw, variant, fmt):
+    cap = min(1e30, fmt.headroom_cap(count=1000))
+    case = draw(_bce_like(S.reals(1e-4, cap), weight=False))
+    x, t = case.args["input"], case.args["target"]
+    if variant == "hard_targets":
+        t = np.round(t)
+    alpha = draw(st.one_of(st.sampled_from([0.25, -1.0, 0.0, 1.0]), st.floats(0.0, 1.0)))
+    gamma = draw(st.one_of(st.sampled_from([2.0, 0.0, 0.5, 1.0]), st.floats(0.0, 5.0)))
+    return Case({"inputs": x, "targets": t}, {"alpha": alpha, "gamma": gamma})
+
+
+FOCAL = LossSpec(
+    name="focal", reference=refimpl.focal, arg_names=("inputs", "targets"),
+    torch_function=None, cases=_focal_cases, variants=("soft_targets", "hard_targets"), scale=T.scale_focal,
+    mirrors="torchvision.ops.sigmoid_focal_loss: alpha (<0 disables), gamma >= 0, soft targets, reduction",
+)

@@ -1,0 +1,41 @@
+"""Spec of the KL divergence."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+import refimpl
+
+from .. import strategies as S
+from .. import tolerance as T
+from ..cases import Case
+from ..spec import LossSpec
+
+
+@st.composite
+def _kl_cases(draw, variant, fmt):
+    shape = draw(S.shapes(1, 3, 1, 4))
+    log_target = variant == "log_target"
+    # log-probabilities down to -cap (exp(-cap) underflows in every dtype beyond ~-100)
+    cap = min(1e3, fmt.headroom_cap(count=64) / 4)
+    x = -draw(S.array(shape, S.reals(1e-6, cap, signed=False)))
+    if log_target:
+        t = -draw(S.array(shape, S.reals(1e-6, cap, signed=False)))
+    else:
+        t = draw(S.array(shape, st.one_of(st.just(0.0), S.log_uniform(1e-30, 1.0))))
+    return Case({"input": x, "target": t}, {"log_target": log_target})
+
+
+def _kl_denominator(case, terms, reduction):
+    x = case.args["input"]
+    if reduction == "batchmean":
+        return float(x.shape[0]) if x.ndim else 1.0
+    return float(terms.size)
+
+
+KL_DIV = LossSpec(
+    name="kl_div", reference=refimpl.kl_div, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.kl_div", cases=_kl_cases, variants=("prob_target", "log_target"),
+    scale=T.scale_kl_div, underflow=T.underflow_kl_div, denominator=_kl_denominator, reductions=("none", "mean", "sum", "batchmean"),
+    mirrors="log_target; reduction none/mean/sum/batchmean; target 0 -> 0 contribution",
+)

@@ -1,0 +1,70 @@
+"""Specs of the elementwise regression losses: mse, huber, smooth_l1."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+import refimpl
+
+from .. import strategies as S
+from .. import tolerance as T
+from ..cases import Case
+from ..spec import LossSpec
+
+MAX_ELEMS = 64
+
+
+@st.composite
+def _residual_case(draw, fmt, weight: bool) -> Case:
+    shape = draw(S.shapes(0, 3, 1, 4))
+    cap = fmt.headroom_cap(power=2, count=MAX_ELEMS) / 4
+    lo = max(fmt.tiny, cap * 1e-30) * 16
+    x, y = draw(S.pair(shape, S.reals(lo, cap)))
+    kwargs = {}
+    if weight:
+        kwargs["weight"] = draw(S.array(shape, S.log_uniform(1e-2, 1e2)))
+    return Case({"input": x, "target": y}, kwargs)
+
+
+def _weighted_mean_denominator(case, terms, reduction):
+    w = case.kwargs.get("weight")
+    return float(np.sum(w)) if w is not None else float(terms.size)
+
+
+@st.composite
+def _mse_cases(draw, variant, fmt):
+    return draw(_residual_case(fmt, weight=variant == "weight"))
+
+
+@st.composite
+def _huber_cases(draw, variant, fmt):
+    case = draw(_residual_case(fmt, weight=variant == "weight"))
+    return case.with_kwargs(delta=draw(S.log_uniform(1e-3, 1e3)))
+
+
+@st.composite
+def _smooth_l1_cases(draw, variant, fmt):
+    case = draw(_residual_case(fmt, weight=False))
+    beta = 0.0 if variant == "l1" else draw(S.log_uniform(1e-3, 1e3))
+    return case.with_kwargs(beta=beta)
+
+
+MSE = LossSpec(
+    name="mse", reference=refimpl.mse, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.mse_loss", cases=_mse_cases, variants=("plain", "weight"),
+    scale=T.scale_mse, denominator=_weighted_mean_denominator,
+    mirrors="reduction; weight (torch>=2.6: weighted mean = sum(w l)/sum(w)); any shape incl. 0-d; broadcasting",
+)
+HUBER = LossSpec(
+    name="huber", reference=refimpl.huber, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.huber_loss", cases=_huber_cases, variants=("plain", "weight"),
+    scale=T.scale_huber,
+    mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape",
+)
+SMOOTH_L1 = LossSpec(
+    name="smooth_l1", reference=refimpl.smooth_l1, arg_names=("input", "target"),
+    torch_function="torch.nn.functional.smooth_l1_loss", cases=_smooth_l1_cases, variants=("plain", "l1"),
+    scale=T.scale_smooth_l1,
+    mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape",
+)

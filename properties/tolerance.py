@@ -1,0 +1,259 @@
+"""The tolerance model: how far an implementation computing in dtype ``d`` may be
+from the exact loss.  Every constant of the suite's comparisons lives here.
+
+Model (standard rounding-error analysis, Higham, "Accuracy and Stability of
+Numerical Algorithms", 2nd ed., ch. 2-4).  With ``u = 2**-p`` the unit roundoff
+of ``d`` (one correctly rounded operation has relative error <= u):
+
+* a loss term ``t_i`` computed by a short chain of operations on inputs that are
+  already exact in ``d`` (the reference sees the rounded inputs torch saw) has
+  error ``<= u * s_i``: ``s_i`` is the *error budget* of the term, the sum over
+  the chain's operations of the magnitude of the value each one rounds
+  (transcendentals count 2: libm / SLEEF are within 1 ulp), amplified by the
+  condition of what follows it.  The ``scale_*`` functions below compute ``s_i``
+  for each loss from the reference's own quantities, each with its derivation;
+* a sum of ``n`` terms (pairwise / cascade, as torch and NumPy sum) adds
+  ``<= ceil(log2 n) * u * sum|t_i|`` (Higham eq. 4.6); dividing by a mean's
+  denominator ``D`` (itself a sum: relative ``ceil(log2 n) * u``) adds
+  ``(ceil(log2 n) + 2) * u * |result|``;
+* the result is stored in ``d``: ``u * |result|``;
+* terms below ``d``'s normal range lose up to ``FLOOR_SUBNORMALS`` subnormal
+  spacings each (gradual underflow is absolute, not relative);
+* the float64 reference has its own error, bounded by the same budget with
+  float64's ``u``: the bound uses ``u_d + u_64``.
+
+So ``bound = (u_d + u_64) * S + floor`` with ``S`` the reduced budget
+(:func:`bound`).  No ``rtol``/``atol`` pairs anywhere.  ``tests/test_tightness.py``
+shows the bound is tight: implementations off by bug-sized amounts fail it,
+and the suite records the largest ``error / bound`` it sees (README).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refimpl._distance import pnorm_rows
+from refimpl.bce_with_logits import softplus
+from refimpl.cross_entropy import neg_log_softmax_parts
+
+from .cases import Case
+from .formats import FLOAT64, FloatFormat, log2_ceil
+
+#: Subnormal spacings an underflowing term may lose: a term is a chain of at most
+#: ~8 operations, each of which may round into the subnormal range once.
+FLOOR_SUBNORMALS = 8
+
+
+def bound(fmt: FloatFormat, reduction: str, terms: np.ndarray, budget: np.ndarray, result: np.ndarray,
+          denominator: float | None = None, underflow_gain=1.0) -> np.ndarray:
+    """Largest admissible ``|impl - reference|`` for ``result`` (reference, this reduction).
+
+    ``terms``/``budget``: the reference's unreduced terms and their error budgets
+    (units of u); ``denominator``: what a mean divides the sum by; ``underflow_gain``:
+    per term, how much an intermediate lost to underflow is amplified (default 1).
+    """
+    u = fmt.u + FLOAT64.u
+    floor = FLOOR_SUBNORMALS * fmt.subnormal * np.broadcast_to(underflow_gain, np.shape(terms))
+    terms = np.abs(np.nan_to_num(terms, nan=0.0, posinf=0.0, neginf=0.0))
+    budget = np.nan_to_num(budget, nan=0.0, posinf=0.0, neginf=0.0)
+    res = np.abs(np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0))
+    if reduction == "none":
+        return u * (budget + terms) + floor
+    depth = log2_ceil(terms.size)
+    total = u * (np.sum(budget) + depth * np.sum(terms)) + np.sum(floor)
+    if reduction == "sum":
+        return np.asarray(total + u * res)
+    d = abs(denominator) if denominator else 1.0
+    return np.asarray(total / d + (depth + 2) * u * res)
+
+
+def _row_len(a: np.ndarray) -> int:
+    return a.shape[-1] if a.ndim else 1
+
+
+# --- per-loss error budgets (units of u), one function per loss --------------------
+# Each returns an array shaped like the loss's unreduced terms.
+
+
+def scale_mse(case: Case, terms):
+    """w (x - y)^2: subtract, square, weight, and the weighted mean's divide: 4 roundings of |t|."""
+    return 4 * np.abs(terms)
+
+
+def scale_huber(case: Case, terms):
+    """z = |x-y|; 0.5 z^2 (2 ops of ~|t|) or delta (z - delta/2): the rounding of z
+    is amplified to delta*z (<= 2|t|); 4 roundings of max(|t|, delta z), times |w|."""
+    x, y = case.args["input"], case.args["target"]
+    delta = case.kwargs.get("delta", 1.0)
+    z = np.abs(x - y)
+    w = np.abs(case.kwargs.get("weight", 1.0))
+    return 4 * np.maximum(np.abs(terms), w * delta * z)
+
+
+def scale_smooth_l1(case: Case, terms):
+    """0.5 z^2 / beta (3 ops of ~|t|) or z - beta/2 (the rounding of z counts |z|): 4 roundings."""
+    z = np.abs(case.args["input"] - case.args["target"])
+    return 4 * np.maximum(np.abs(terms), z)
+
+
+def _lse_budget(x: np.ndarray, axis: int):
+    """Budget of -log_softmax(x)_c per entry, and the parts it is built from.
+
+    torch computes d = x - max (error u|d_c|), exp (relative u|d_c| + 2u),
+    a sum over C (depth L_C), log (2u) and the final subtraction; the error of
+    the log-sum is the softmax-weighted mean of the exp errors:
+        budget_c = |d_c| + l + R + L_C + 6,   R = sum_c softmax_c |d_c|,
+    with l = log1p(sum_{j != argmax} exp(d_j)) as in the reference.
+    """
+    d, l = neg_log_softmax_parts(x, axis)
+    p = np.exp(d - l)
+    r = np.sum(p * np.abs(d), axis=axis, keepdims=True)
+    return np.abs(d) + l + r + log2_ceil(x.shape[axis]) + 6, d, l
+
+
+def scale_cross_entropy(case: Case, terms):
+    """Index targets: (1-eps) w_t budget_t + (eps/C) sum_c w_c budget_c (+ L_C |smooth| for its sum);
+    probability targets: sum_c w_c q'_c budget_c + (L_C + 3)|t|.  See :func:`_lse_budget`."""
+    x = case.args["input"]
+    axis = 0 if x.ndim == 1 else 1
+    n_classes = x.shape[axis]
+    b, _, _ = _lse_budget(x, axis)
+    w = case.kwargs.get("weight")
+    wshape = [1] * x.ndim
+    wshape[axis] = n_classes
+    w_b = np.ones(wshape) if w is None else np.abs(w).reshape(wshape)
+    eps = case.kwargs.get("label_smoothing", 0.0)
+    t = case.args["target"]
+    lc = log2_ceil(n_classes)
+    if t.dtype.kind == "f":
+        q = t * (1 - eps) + eps / n_classes if eps > 0 else t
+        return np.sum(np.abs(q) * w_b * b, axis=axis) + (lc + 3) * np.abs(terms)
+    ignored = t == case.kwargs.get("ignore_index", -100)
+    idx = np.expand_dims(np.where(ignored, 0, t), axis)
+    nll_b = np.squeeze(np.take_along_axis(w_b * b, idx, axis), axis)
+    smooth_b = np.sum(w_b * b, axis=axis) * (1 + lc / 4)
+    s = (1 - eps) * nll_b + (eps / n_classes) * smooth_b + 3 * np.abs(terms)
+    return np.where(ignored, 0.0, s)
+
+
+def scale_bce(case: Case, terms):
+    """(t-1) max(log1p(-x), -100) - t max(log x, -100), times w: each log 2u, each
+    product and the difference u: 4 roundings of each part's magnitude."""
+    x, t = case.args["input"], case.args["target"]
+    with np.errstate(divide="ignore"):
+        a = np.abs(t) * np.minimum(-np.log(x), 100.0)
+        b = np.abs(1 - t) * np.minimum(-np.log1p(-x), 100.0)
+    w = np.abs(case.kwargs.get("weight", 1.0))
+    return 4 * w * (a + b) + 2 * np.abs(terms)
+
+
+def scale_bce_with_logits(case: Case, terms):
+    """torch: (1-t) x - (1 + (pw-1) t) log_sigmoid(x), times w.  The two parts cancel for
+    x << 0, t = 0, so each part's magnitude carries 4 roundings (the reference does not cancel).
+    The coefficient 1 + (pw-1) t is itself formed with cancellation: for a small pos_weight and
+    t = 1 its absolute error is u (1 + |pw-1| t), not u pw -- torch's positive-class loss then has
+    relative error ~u/pw (measured: 16 ulp in float32 at pw = 0.01), so the budget counts it."""
+    x, t = case.args["input"], case.args["target"]
+    pw = case.kwargs.get("pos_weight")
+    lw = 1.0 if pw is None else np.abs(1 + (pw - 1) * t) + 2 * (1 + np.abs((pw - 1) * t))
+    w = np.abs(case.kwargs.get("weight", 1.0))
+    return 4 * w * (np.abs((1 - t) * x) + lw * softplus(-x)) + 2 * np.abs(terms)
+
+
+def underflow_kl_div(case: Case, terms):
+    """log_target: exp(t) is rounded to the dtype before the product (a composite op), so
+    an exp(t) lost to underflow (< half a subnormal) costs |t - x| subnormals.
+    (Measured: bfloat16 exp(-93) = 0, the term -3.8e-39 becomes -0.)"""
+    if not case.kwargs.get("log_target", False):
+        return 1.0
+    return 1.0 + np.abs(case.args["target"] - case.args["input"])
+
+
+def scale_kl_div(case: Case, terms):
+    """xlogy(t, t) - t x: 3 roundings of |t log t| (log 2u), 2 of |t x|, 1 of |t|;
+    log_target: exp(t) (t - x), no cancellation beyond the exact inputs': 4 |t|."""
+    x, t = case.args["input"], case.args["target"]
+    if case.kwargs.get("log_target", False):
+        return 4 * np.abs(terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tlogt = np.where(t == 0, 0.0, np.abs(t * np.log(t)))
+        tx = np.where(t == 0, 0.0, np.abs(t * x))
+    return 3 * tlogt + 2 * tx + np.abs(terms)
+
+
+def scale_hinge_embedding(case: Case, terms):
+    """y = 1: x, exact.  y = -1: max(margin - x, 0): one rounding of |margin| + |x|."""
+    x, y = case.args["input"], case.args["target"]
+    m = abs(case.kwargs.get("margin", 1.0))
+    return np.where(y == 1, 0.0, m + np.abs(x))
+
+
+def _pnorm_budget(u, v, p, eps):
+    """Budget of d = ||u - v + eps||_p relative to itself: the difference and the +eps
+    (2u), |.|^p (relative p*2u + 2u), a sum of D (depth L_D), and the 1/p root,
+    which scales the sum's relative error by 1/p:  2 + (2 + L_D + 2) / p.
+    For p other than 1 and 2 the root is pow(s, 1/p) with 1/p rounded: its relative
+    error u/p times |ln s| = p |ln d| adds |ln d| (measured: 102 ulp at d = 1e90, p = 3)."""
+    d = pnorm_rows(u - v + eps, p)
+    with np.errstate(divide="ignore"):
+        root = 0.0 if p in (1.0, 2.0) else np.where(d > 0, np.abs(np.log(np.where(d > 0, d, 1.0))), 0.0)
+    return d * (2 + (4 + log2_ceil(_row_len(u))) / p + 2 + root), d
+
+
+def scale_triplet_margin(case: Case, terms):
+    """margin + d_pos - d_neg cancels: each distance's budget counts, plus 2 |margin|."""
+    a, pos, neg = (case.args[k] for k in ("anchor", "positive", "negative"))
+    p, eps = float(case.kwargs.get("p", 2)), float(case.kwargs.get("eps", 1e-6))
+    b_pos, _ = _pnorm_budget(a, pos, p, eps)
+    b_neg, _ = _pnorm_budget(a, neg, p, eps)
+    if case.kwargs.get("swap", False):
+        b_neg = b_neg + _pnorm_budget(pos, neg, p, eps)[0]
+    return 2 * case.kwargs.get("margin", 1.0) + b_pos + b_neg
+
+
+def scale_cosine_embedding(case: Case, terms):
+    """cos = <a,b> / sqrt((|a|^2+EPS)(|b|^2+EPS)): the dot product's error (L_D + 1) u sum|a b|
+    over the denominator, the norms', product's, sqrt's and division's relative error
+    (L_D + 5) |cos|; then 1 - cos or cos - margin: 1 + |margin|."""
+    a, b = case.args["input1"], case.args["input2"]
+    ld = log2_ceil(_row_len(a))
+    den = np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
+    cos = np.sum(a * b, -1) / den
+    return (ld + 1) * np.sum(np.abs(a * b), -1) / den + (ld + 5) * np.abs(cos) + 1 + abs(case.kwargs.get("margin", 0.0))
+
+
+def scale_contrastive(case: Case, terms):
+    """d = ||a - b||_2 (relative L_D + 4); similar: 0.5 d^2 doubles it (+2);
+    dissimilar: 0.5 (margin - d)^2, the subtraction's error u (margin + (L_D+4) d) doubled by the square."""
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    ld = log2_ceil(_row_len(a))
+    d = pnorm_rows(a - b, 2.0)
+    m = case.kwargs.get("margin", 1.0)
+    gap = np.maximum(m - d, 0.0)
+    return np.where(y == 1, (2 * ld + 10) * 0.5 * d * d, 2 * gap * (abs(m) + (ld + 4) * d)) + 2 * np.abs(terms)
+
+
+def scale_focal(case: Case, terms):
+    """torchvision: ce * (1 - p_t)^gamma * alpha_t.  ce's budget as BCE-with-logits; 1 - p_t
+    is formed as 1 - (p t + (1-p)(1-t)), absolute error ~4u, relative 4u / (1 - p_t), raised
+    to gamma: relative 4 gamma u / (1 - p_t)."""
+    x, t = case.args["inputs"], case.args["targets"]
+    alpha, gamma = case.kwargs.get("alpha", 0.25), case.kwargs.get("gamma", 2.0)
+    from scipy.special import expit
+
+    q = t * expit(-x) + (1 - t) * expit(x)  # 1 - p_t
+    ce = t * softplus(-x) + (1 - t) * softplus(x)
+    ce_b = 4 * (np.abs((1 - t) * x) + softplus(-x)) + 2 * ce
+    at = np.abs(alpha * t + (1 - alpha) * (1 - t)) if alpha >= 0 else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amp = np.where(ce == 0, 0.0, 4 * gamma * ce * q ** (gamma - 1)) if gamma > 0 else 0.0
+    return at * (q**gamma * ce_b + amp) + 4 * np.abs(terms)
+
+
+def scale_dice(case: Case, terms):
+    """MONAI: 1 - (2I + s_nr) / (G + P + s_dr): three sums over S elements (depth L_S),
+    the ratio's relative error (2 L_S + 6) u, then 1 - ratio: 1 + (2 L_S + 6) ratio."""
+    p = case.args["input"]
+    spatial = int(np.prod(p.shape[2:])) * (p.shape[0] if case.kwargs.get("batch", False) else 1)
+    ratio = np.abs(1 - terms)
+    return 1 + (2 * log2_ceil(spatial) + 6) * ratio + np.abs(terms)

@@ -1,0 +1,51 @@
+"""Agreement of every implementation under test with the float64 reference:
+every loss with a torch built-in x variant x reduction x dtype x device.
+
+Test ids read ``test_<loss>[<dtype>-<device>-<reduction>-<variant>]``; the
+whole matrix comes from ``properties.specs.SPECS``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from properties.agreement import check_agreement
+from properties.formats import DTYPE_NAMES, FORMATS
+from properties.specs import SPECS
+from properties.subjects import builtin_subjects
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def _matrix(spec):
+    for subject in builtin_subjects(spec):
+        for device in ("cpu", "cuda"):
+            marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
+            for dtype in DTYPE_NAMES:
+                for reduction in spec.reductions:
+                    for variant in spec.variants:
+                        pid = "-".join(x for x in (subject.name if subject.name != "torch" else "", dtype, device,
+                                                   reduction, variant) if x)
+                        yield pytest.param(subject, dtype, device, reduction, variant, id=pid, marks=marks)
+
+
+def _agreement_test(spec):
+    @pytest.mark.parametrize("subject, dtype, device, reduction, variant", list(_matrix(spec)))
+    @given(data=st.data())
+    def test(subject, dtype, device, reduction, variant, data):
+        case = data.draw(spec.cases(variant, FORMATS[dtype]), label="case")
+        missing = subject.missing_params(case.kwargs)
+        if missing:
+            pytest.skip(f"{subject.qualname} has no parameter(s) {missing} in this torch version")
+        check_agreement(spec, subject, case, dtype, device, reduction, variant)
+
+    test.__name__ = test.__qualname__ = f"test_{spec.name}"
+    test.__doc__ = f"{spec.torch_function} agrees with refimpl.{spec.name} within the tolerance model."
+    return test
+
+
+for _spec in SPECS.values():
+    if _spec.torch_function:
+        globals()[f"test_{_spec.name}"] = _agreement_test(_spec)
