@@ -30,11 +30,18 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    import sys
+
     from properties.agreement import RATIOS
 
+    tr = terminalreporter
+    exact = next((m for n, m in sys.modules.items() if n.endswith("test_reference_exact")), None)
+    if exact is not None and exact.ULPS:
+        tr.section("lossproof reference accuracy (largest |reference - exact| in float64 ulps)")
+        for loss, ulps in sorted(exact.ULPS.items()):
+            tr.write_line(f"{loss:<18}{ulps:>12.3g}")
     if not RATIOS:
         return
-    tr = terminalreporter
     tr.section("lossproof tolerance tightness (largest error / bound seen)")
     dtypes = sorted({d for _, d in RATIOS}, key=["float64", "float32", "float16", "bfloat16"].index)
     tr.write_line(f"{'loss':<18}" + "".join(f"{d:>12}" for d in dtypes))

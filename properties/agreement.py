@@ -56,8 +56,10 @@ def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
 
 
 def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str, reduction: str,
-                    variant: str = "") -> float:
-    """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound."""
+                    variant: str = "", record: bool = True) -> float:
+    """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound.
+
+    ``record``: add the ratio to ``RATIOS`` (off for deliberately wrong implementations)."""
     import torch
 
     fmt = FORMATS[dtype]
@@ -100,8 +102,9 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
     ratio = np.where(nan_mismatch, np.inf, err / bnd)
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
     max_ratio = float(ratio[worst]) if ratio.size else 0.0
-    rec = RATIOS[(spec.name, dtype)]
-    rec[0], rec[1] = max(rec[0], max_ratio if np.isfinite(max_ratio) else rec[0]), rec[1] + 1
+    if record:
+        rec = RATIOS[(spec.name, dtype)]
+        rec[0], rec[1] = max(rec[0], max_ratio if np.isfinite(max_ratio) else rec[0]), rec[1] + 1
     if max_ratio > 1.0:
         detail = _describe("worst", float(got[worst]), float(ref[worst]), float(err[worst]), float(bnd[worst]),
                            fmt, worst)

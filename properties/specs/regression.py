@@ -65,6 +65,6 @@ HUBER = LossSpec(
 SMOOTH_L1 = LossSpec(
     name="smooth_l1", reference=refimpl.smooth_l1, arg_names=("input", "target"),
     torch_function="torch.nn.functional.smooth_l1_loss", cases=_smooth_l1_cases, variants=("plain", "l1"),
-    scale=T.scale_smooth_l1,
+    scale=T.scale_smooth_l1, underflow=T.underflow_smooth_l1,
     mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape",
 )

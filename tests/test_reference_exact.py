@@ -1,0 +1,59 @@
+"""Each float64 reference agrees with a high-precision (mpmath, 60 digits) evaluation
+of the textbook formula (``refimpl.exact``) within the tolerance model's float64 bound.
+
+The bound is ``u64 * budget`` (the same error budget demanded of a float64
+implementation, see ``properties/tolerance.py``); the figure in ULPS records how
+close to the exact value the references actually are, for the README.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from properties.formats import FLOAT64
+from properties.specs import SPECS
+from properties.tolerance import bound
+
+exact = pytest.importorskip("refimpl.exact", reason="mpmath is not installed (pip install lossproof[test])")
+
+#: loss -> largest |reference - exact| in ulps of the exact value seen in this run
+ULPS: dict[str, float] = defaultdict(float)
+
+
+def _params():
+    for spec in SPECS.values():
+        for reduction in spec.reductions:
+            for variant in spec.variants:
+                yield pytest.param(spec, reduction, variant, id=f"{spec.name}-{reduction}-{variant}")
+
+
+@pytest.mark.mpmath
+@pytest.mark.parametrize("spec, reduction, variant", list(_params()))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_reference_matches_mpmath(spec, reduction, variant, data):
+    case = data.draw(spec.cases(variant, FLOAT64), label="case").with_kwargs(reduction=reduction)
+    ref = spec.call_reference(case)
+    want = getattr(exact, spec.name)(*case.args.values(), **case.kwargs)
+    assert want.shape == ref.shape, f"shape {ref.shape} != exact {want.shape}"
+    want_f = np.vectorize(float, otypes=[np.float64])(want) if want.size else want.astype(np.float64)
+    assert np.array_equal(np.isnan(ref), np.isnan(want_f)), f"NaN pattern differs: {ref} vs {want_f}"
+    terms = spec.call_reference(case, reduction="none")
+    denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
+    # the bound's u is u64 (implementation) + u64 (reference); here the exact side has no error
+    bnd = bound(FLOAT64, reduction, terms, spec.scale(case, terms), ref, denom) / 2
+    with np.errstate(invalid="ignore"):
+        err = np.where(np.isnan(ref) | (ref == want_f), 0.0, np.abs(ref - want_f))
+        # |ref - exact| in mpmath, so that the error is not rounded away
+        ulps = err / FLOAT64.ulp(want_f)
+    if ulps.size:
+        ULPS[spec.name] = max(ULPS[spec.name], float(np.max(ulps)))
+    worst = np.unravel_index(int(np.argmax(err - bnd)), err.shape) if err.size else ()
+    assert np.all(err <= bnd), (
+        f"refimpl.{spec.name} is {err[worst]:.3e} ({ulps[worst]:.3g} ulp) from the exact "
+        f"{want_f[worst]!r} at {worst}; bound {np.broadcast_to(bnd, err.shape)[worst]:.3e}\ncase: {case!r}"
+    )
