@@ -263,8 +263,10 @@ def scale_focal(case: Case, terms):
 
 def scale_dice(case: Case, terms):
     """MONAI: 1 - (2I + s_nr) / (G + P + s_dr): three sums over S elements (depth L_S),
-    the ratio's relative error (2 L_S + 6) u, then 1 - ratio: 1 + (2 L_S + 6) ratio."""
+    the ratio's relative error (2 L_S + 6) u, then 1 - ratio: 1 + (2 L_S + 6) ratio.
+    The reference's cancellation-free mismatch / denominator has relative error
+    (2 L_S + 6) u of f instead; the budget covers both algorithms: (2 L_S + 6)(ratio + |f|)."""
     p = case.args["input"]
     spatial = int(np.prod(p.shape[2:])) * (p.shape[0] if case.kwargs.get("batch", False) else 1)
     ratio = np.abs(1 - terms)
-    return 1 + (2 * log2_ceil(spatial) + 6) * ratio + np.abs(terms)
+    return 1 + (2 * log2_ceil(spatial) + 6) * (ratio + np.abs(terms)) + np.abs(terms)

@@ -12,6 +12,10 @@ import numpy as np
 
 REDUCTIONS = ("none", "mean", "sum")
 
+#: Elements per block of :func:`elementwise`: a block's operands and the kernel's
+#: temporaries (a few x 128 KiB) stay in cache.
+BLOCK = 1 << 14
+
 
 def as_f64(name: str, value) -> np.ndarray:
     """Return ``value`` as a float64 array, refusing non-numeric input clearly."""
@@ -85,13 +89,42 @@ def reduce(terms: np.ndarray, reduction: str) -> np.ndarray:
         return np.asarray(total / terms.size) if terms.size else np.asarray(np.nan)
 
 
-def weighted(terms: np.ndarray, weight, name="weight") -> np.ndarray:
-    """Multiply ``terms`` by ``weight`` broadcast to the terms' shape (torch's expand)."""
+def broadcast_weight(weight, shape, name="weight") -> np.ndarray | None:
+    """``weight`` as float64 broadcast to ``shape`` (torch's expand, a view), or None."""
     if weight is None:
-        return terms
+        return None
     w = as_f64(name, weight)
     try:
-        np.broadcast_to(w, terms.shape)
+        return np.broadcast_to(w, shape)
     except ValueError:
-        raise ValueError(f"{name} of shape {w.shape} cannot be broadcast to shape {terms.shape}") from None
-    return terms * w
+        raise ValueError(f"{name} of shape {w.shape} cannot be broadcast to shape {shape}") from None
+
+
+def weighted(terms: np.ndarray, weight, name="weight") -> np.ndarray:
+    """Multiply ``terms`` by ``weight`` broadcast to the terms' shape (torch's expand)."""
+    w = broadcast_weight(weight, terms.shape, name)
+    return terms if w is None else terms * w
+
+
+def elementwise(kernel, *operands: np.ndarray) -> np.ndarray:
+    """``kernel(*operands)`` for an elementwise ``kernel``, evaluated block by block.
+
+    The float64 ``operands`` are broadcast together; ``kernel`` receives 1-D
+    read-only blocks of at most :data:`BLOCK` corresponding elements and returns
+    the block's values.  The result (a new float64 array of the broadcast shape)
+    holds exactly the values ``kernel`` computes on the whole arrays, but the
+    kernel's temporaries are cache-sized blocks instead of full-size arrays:
+    several times less memory traffic and no page faults for each temporary.
+    ``kernel`` must treat every element independently (no reductions).
+    """
+    it = np.nditer(
+        [*operands, None],
+        flags=["external_loop", "buffered", "zerosize_ok"],
+        op_flags=[["readonly"]] * len(operands) + [["writeonly", "allocate"]],
+        op_dtypes=[np.float64] * (len(operands) + 1),
+        buffersize=BLOCK,
+    )
+    with it:
+        for *blocks, out in it:
+            out[...] = kernel(*blocks)
+        return it.operands[-1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, check_same_shape, reduce
+from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
 
 
 def huber_terms(x: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
@@ -25,7 +25,7 @@ def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=Non
     check_reduction(reduction)
     delta = check_finite_param("delta", delta, lo=0.0, lo_open=True)
     x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))
-    terms = huber_terms(x, y, delta)
+    terms = elementwise(lambda a, b: huber_terms(a, b, delta), x, y)
     if weight is not None:
         w = as_f64("weight", weight)
         check_same_shape("huber weight", np.asarray(input), w, b_name="weight")

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, reduce
+from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, elementwise, reduce
 
 
 def smooth_l1(input, target, reduction: str = "mean", beta: float = 1.0) -> np.ndarray:
     check_reduction(reduction)
     beta = check_finite_param("beta", beta, lo=0.0)
     x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))
+    return reduce(elementwise(lambda a, b: smooth_l1_terms(a, b, beta), x, y), reduction)
+
+
+def smooth_l1_terms(x: np.ndarray, y: np.ndarray, beta: float) -> np.ndarray:
     z = np.abs(x - y)
     if beta == 0.0:
-        return reduce(z, reduction)
-    terms = np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
-    return reduce(terms, reduction)
+        return z
+    return np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
