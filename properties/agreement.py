@@ -99,7 +99,8 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
     with np.errstate(invalid="ignore"):
         err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
     err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
-    ratio = np.where(nan_mismatch, np.inf, err / bnd)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(nan_mismatch, np.inf, np.where(err == 0, 0.0, err / bnd))
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
     max_ratio = float(ratio[worst]) if ratio.size else 0.0
     if record:

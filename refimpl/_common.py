@@ -106,25 +106,29 @@ def weighted(terms: np.ndarray, weight, name="weight") -> np.ndarray:
     return terms if w is None else terms * w
 
 
-def elementwise(kernel, *operands: np.ndarray) -> np.ndarray:
-    """``kernel(*operands)`` for an elementwise ``kernel``, evaluated block by block.
+def elementwise(kernel, *operands: np.ndarray, **optional: np.ndarray | None) -> np.ndarray:
+    """``kernel(*operands, **optional)`` for an elementwise ``kernel``, evaluated block by block.
 
-    The float64 ``operands`` are broadcast together; ``kernel`` receives 1-D
-    read-only blocks of at most :data:`BLOCK` corresponding elements and returns
-    the block's values.  The result (a new float64 array of the broadcast shape)
+    The float64 ``operands`` and the ``optional`` keyword operands that are not None
+    are broadcast together; ``kernel`` receives 1-D read-only blocks of at most
+    :data:`BLOCK` corresponding elements (the None keywords are not passed) and
+    returns the block's values.  The result (a new float64 array of the broadcast shape)
     holds exactly the values ``kernel`` computes on the whole arrays, but the
     kernel's temporaries are cache-sized blocks instead of full-size arrays:
     several times less memory traffic and no page faults for each temporary.
     ``kernel`` must treat every element independently (no reductions).
     """
+    names = [k for k, v in optional.items() if v is not None]
+    arrays = [*operands, *(optional[k] for k in names)]
+    n = len(operands)
     it = np.nditer(
-        [*operands, None],
+        [*arrays, None],
         flags=["external_loop", "buffered", "zerosize_ok"],
-        op_flags=[["readonly"]] * len(operands) + [["writeonly", "allocate"]],
-        op_dtypes=[np.float64] * (len(operands) + 1),
+        op_flags=[["readonly"]] * len(arrays) + [["writeonly", "allocate"]],
+        op_dtypes=[np.float64] * (len(arrays) + 1),
         buffersize=BLOCK,
     )
     with it:
         for *blocks, out in it:
-            out[...] = kernel(*blocks)
+            out[...] = kernel(*blocks[:n], **dict(zip(names, blocks[n:])))
         return it.operands[-1]

@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import BLOCK
 
-def pnorm_rows(v: np.ndarray, p: float) -> np.ndarray:
+
+def rowwise(fn, *arrays: np.ndarray) -> np.ndarray:
+    """``fn(*arrays)`` for a ``fn`` that maps rows (leading axis) of ``(N, D)`` arrays to
+    one value each, evaluated on blocks of about :data:`BLOCK` elements' worth of rows.
+
+    Same values as one call on the whole arrays (each row is computed alone), but the
+    temporaries of ``fn`` are cache-sized.  1-D ``(D,)`` arrays (one row) go in whole.
+    """
+    a = arrays[0]
+    if a.ndim < 2:
+        return fn(*arrays)
+    rows = max(1, BLOCK // max(1, a.shape[-1]))
+    if a.shape[0] <= rows:
+        return fn(*arrays)
+    return np.concatenate([fn(*(v[i : i + rows] for v in arrays)) for i in range(0, a.shape[0], rows)])
+
+
+def pnorm_rows(v: np.ndarray, p: float, *, overwrite: bool = False) -> np.ndarray:
     """``(sum_k |v_k|^p)^(1/p)`` along the last axis, scaled by the row maximum.
 
     ``m * (sum (|v|/m)^p)^(1/p)`` cannot overflow or lose tiny rows to underflow;
-    p = 1 and p = 2 avoid the general power.
+    p = 1 and p = 2 avoid the general power.  ``overwrite=True`` lets the function
+    use ``v`` (a temporary of the caller's) as its scratch space.
     """
-    a = np.abs(v)
+    if overwrite:
+        return rowwise(lambda b: _pnorm_of_abs(np.abs(b, out=b), p), v)
+    return rowwise(lambda b: _pnorm_of_abs(np.abs(b), p), v)
+
+
+def _pnorm_of_abs(a: np.ndarray, p: float) -> np.ndarray:
+    """:func:`pnorm_rows` of ``a = |v|``, overwriting ``a``."""
     m = np.max(a, axis=-1, keepdims=True) if a.shape[-1] else np.zeros(a.shape[:-1] + (1,))
     safe = np.where(m > 0, m, 1.0)
-    s = a / safe
+    s = np.divide(a, safe, out=a)
     if p == 2.0:
-        acc = np.sqrt(np.sum(s * s, axis=-1))
+        acc = np.sqrt(np.sum(np.multiply(s, s, out=s), axis=-1))
     elif p == 1.0:
         acc = np.sum(s, axis=-1)
     else:
-        acc = np.sum(s**p, axis=-1) ** (1.0 / p)
+        s **= p
+        acc = np.sum(s, axis=-1) ** (1.0 / p)
     return np.squeeze(m, -1) * acc

@@ -7,8 +7,9 @@
 class, dimension) and ``weight`` (w) likewise.  Torch evaluates the algebraically
 equal ``(1 - t) x - (1 + (pw - 1) t) log sigmoid(x)``, whose two parts cancel
 for large negative ``x`` with ``t = 0``; the reference writes the loss as a sum
-of two non-negative softplus terms (``numpy.logaddexp(0, z)``), stable for every
-finite logit.
+of two non-negative softplus terms, stable for every finite logit:
+``softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|))`` (the formula of
+``numpy.logaddexp(0, z)``; the two share one ``exp`` and one ``log1p``).
 
 Source: ATen ``binary_cross_entropy_with_logits`` (aten/src/ATen/native/Loss.cpp).
 """
@@ -17,12 +18,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, check_reduction, check_same_shape, reduce, weighted
+from ._common import as_f64, broadcast_weight, check_reduction, check_same_shape, elementwise, reduce
+
+
+def softplus_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(softplus(z), softplus(-z))``, ``softplus(z) = log(1 + exp(z))``, exact to a few ulps for every z.
+
+    ``max(+-z, 0) + log1p(exp(-|z|))``: numpy's ``logaddexp(0, +-z)`` formula, with
+    the ``exp`` and ``log1p`` shared by the two signs.
+    """
+    with np.errstate(invalid="ignore"):  # NaN in, NaN out
+        tail = np.log1p(np.exp(-np.abs(z)))
+        return np.maximum(z, 0.0) + tail, np.maximum(-z, 0.0) + tail
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(z)), exact to a few ulps for every z (numpy's logaddexp)."""
-    return np.logaddexp(0.0, z)
+    """log(1 + exp(z)), exact to a few ulps for every z (see :func:`softplus_pair`)."""
+    return softplus_pair(z)[0]
+
+
+def bce_with_logits_terms(x: np.ndarray, t: np.ndarray, pos_weight=None, weight=None) -> np.ndarray:
+    """The unreduced terms (elementwise; ``pos_weight``/``weight`` already broadcast, or None)."""
+    sp_x, sp_neg_x = softplus_pair(x)
+    # a zero coefficient times an infinite softplus (x = -inf / +inf) counts 0
+    with np.errstate(invalid="ignore"):
+        pos = t * sp_neg_x
+        if pos_weight is not None:
+            pos = pos * pos_weight
+        pos = np.where(t == 0, 0.0, pos)
+        neg = np.where(t == 1, 0.0, (1.0 - t) * sp_x)
+    terms = pos + neg
+    return terms if weight is None else terms * weight
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None) -> np.ndarray:
@@ -30,10 +56,6 @@ def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_wei
     x = as_f64("input", input)
     t = as_f64("target", target)
     check_same_shape("binary_cross_entropy_with_logits", x, t)
-    pos = t * softplus(-x)
-    pos = weighted(pos, pos_weight, name="pos_weight")
-    # a zero coefficient times an infinite softplus (x = -inf / +inf) counts 0
-    with np.errstate(invalid="ignore"):
-        pos = np.where(t == 0, 0.0, pos)
-        neg = np.where(t == 1, 0.0, (1.0 - t) * softplus(x))
-    return reduce(weighted(pos + neg, weight), reduction)
+    pw = broadcast_weight(pos_weight, x.shape, name="pos_weight")
+    w = broadcast_weight(weight, x.shape, name="weight")
+    return reduce(elementwise(bce_with_logits_terms, x, t, pos_weight=pw, weight=w), reduction)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import as_f64, check_finite_param, check_pm1, check_reduction, reduce
-from ._distance import pnorm_rows
+from ._distance import pnorm_rows, rowwise
 
 
 def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "mean") -> np.ndarray:
@@ -26,7 +26,7 @@ def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "m
     if y.shape != a.shape[:-1]:
         raise ValueError(f"contrastive: target must have shape {a.shape[:-1]}, got {y.shape}")
     check_pm1("contrastive target", y)
-    d = pnorm_rows(a - b, 2.0)
+    d = rowwise(lambda a, b: pnorm_rows(a - b, 2.0, overwrite=True), a, b)
     gap = np.maximum(margin - d, 0.0)
     terms = 0.5 * np.where(y == 1, d * d, gap * gap)
     return reduce(terms, reduction)

@@ -299,6 +299,7 @@ def cross_entropy(
     Class-probability target (floating dtype, shape of input):
         t' = t (1 - eps) + eps / C;   loss_i = -sum_c w_c t'_c logp_i[c]
         'mean' = sum_i loss_i / (input.size / C)   (sample count, even with weight)
+        A non-default ignore_index is rejected (torch raises for floating targets).
     """
     _check_reduction(reduction)
     eps = _finite_param("label_smoothing", label_smoothing)
@@ -323,6 +324,8 @@ def cross_entropy(
         # ---- class probabilities
         if t_arr.shape != x.shape:
             raise ValueError(f"probability target shape {t_arr.shape} must equal input shape {x.shape}")
+        if ignore_index != -100:
+            raise ValueError("ignore_index is not supported for probability (floating) targets")
         t_rows = np.moveaxis(_mp(t_arr), class_axis, -1)
         terms = np.empty(sample_shape, dtype=object)
         for idx in np.ndindex(sample_shape):

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, reduce
-from .bce_with_logits import bce_with_logits
+from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
+from .bce_with_logits import bce_with_logits_terms
 
 
 def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none") -> np.ndarray:
@@ -33,9 +33,13 @@ def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: s
     x = as_f64("inputs", inputs)
     t = as_f64("targets", targets)
     check_same_shape("sigmoid_focal_loss", x, t, "inputs", "targets")
-    ce = bce_with_logits(x, t, reduction="none")
+    return reduce(elementwise(lambda x, t: focal_terms(x, t, alpha, gamma), x, t), reduction)
+
+
+def focal_terms(x: np.ndarray, t: np.ndarray, alpha: float, gamma: float) -> np.ndarray:
+    ce = bce_with_logits_terms(x, t)
     one_minus_pt = t * expit(-x) + (1.0 - t) * expit(x)
     loss = ce * one_minus_pt**gamma
     if alpha >= 0:
         loss = loss * (alpha * t + (1.0 - alpha) * (1.0 - t))
-    return reduce(loss, reduction)
+    return loss

@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import as_f64, check_finite_param, check_reduction, reduce
-from ._distance import pnorm_rows
+from ._distance import pnorm_rows, rowwise
 
 
 def pairwise_distance(u: np.ndarray, v: np.ndarray, p: float, eps: float) -> np.ndarray:
-    return pnorm_rows(u - v + eps, p)
+    return rowwise(lambda u, v: pnorm_rows(u - v + eps, p, overwrite=True), u, v)
 
 
 def triplet_margin(
