@@ -78,6 +78,8 @@ def cross_entropy(
 
     t = np.asarray(target)
     if t.dtype.kind == "f":
+        if ignore_index != -100:  # torch: "ignore_index is not supported for floating point target"
+            raise ValueError("cross_entropy: ignore_index is not supported for probability (floating) targets")
         return _prob_targets(x, as_f64("target", t), w_b, axis, n_classes, reduction, eps)
     t = as_index("target", t)
     return _index_targets(x, t, w, w_b, int(ignore_index), axis, n_classes, reduction, eps)

@@ -63,3 +63,13 @@ def test_reference_does_not_mutate_inputs(loss, data):
         spec.call_reference(case, reduction=reduction)
     for (k, old), (_, new) in zip(before, case.arrays()):
         assert np.array_equal(old, new, equal_nan=True), f"refimpl.{loss} modified {k}"
+
+
+def test_cross_entropy_reference_refuses_ignore_index_with_probability_targets():
+    """torch: 'ignore_index is not supported for floating point target'."""
+    import refimpl
+
+    x, q = np.zeros((2, 3)), np.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match="ignore_index"):
+        refimpl.cross_entropy(x, q, ignore_index=0)
+    assert np.isfinite(refimpl.cross_entropy(x, q))  # the default ignore_index is fine
