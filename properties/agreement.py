@@ -15,7 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from .cases import Case
-from .formats import FORMATS
+from .formats import FORMATS, FloatFormat
 from .spec import LossSpec
 from .subjects import Subject
 from .tolerance import bound
@@ -55,6 +55,15 @@ def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
     )
 
 
+def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, result: np.ndarray) -> np.ndarray:
+    """The tolerance model's bound for ``result`` (the reference value of ``case``), shaped like it."""
+    terms = spec.call_reference(case, reduction="none")
+    budget = spec.scale(case, terms)
+    denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
+    gain = spec.underflow(case, terms) if spec.underflow else 1.0
+    return np.broadcast_to(bound(fmt, reduction, terms, budget, result, denom, gain), np.shape(result))
+
+
 def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str, reduction: str,
                     variant: str = "", record: bool = True) -> float:
     """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound.
@@ -89,11 +98,7 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
         raise AgreementError(header + "; ".join(problems) + repro)
 
     got = out.detach().to("cpu", torch.float64).numpy()
-    terms = spec.call_reference(case, reduction="none")
-    budget = spec.scale(case, terms)
-    denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
-    gain = spec.underflow(case, terms) if spec.underflow else 1.0
-    bnd = np.broadcast_to(bound(fmt, reduction, terms, budget, ref, denom, gain), ref.shape)
+    bnd = bound_for(spec, fmt, case, reduction, ref)
 
     nan_mismatch = np.isnan(got) != np.isnan(ref)
     with np.errstate(invalid="ignore"):

@@ -16,7 +16,7 @@ from hypothesis import given, strategies as st
 
 from properties.formats import FLOAT64
 from properties.specs import SPECS
-from properties.tolerance import bound
+from properties.agreement import bound_for
 
 exact = pytest.importorskip("refimpl.exact", reason="mpmath is not installed (pip install lossproof[test])")
 
@@ -44,10 +44,8 @@ def test_reference_matches_mpmath(spec, reduction, variant, data):
     with np.errstate(invalid="ignore"):
         want_f = np.vectorize(float, otypes=[np.float64])(want) if want.size else np.zeros(want.shape)
     assert np.array_equal(np.isnan(ref), np.isnan(want_f)), f"NaN pattern differs: {ref} vs {want_f}"
-    terms = spec.call_reference(case, reduction="none")
-    denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
     # the bound's u is u64 (implementation) + u64 (reference); here the exact side has no error
-    bnd = bound(FLOAT64, reduction, terms, spec.scale(case, terms), ref, denom) / 2
+    bnd = bound_for(spec, FLOAT64, case, reduction, ref) / 2
     with np.errstate(invalid="ignore"):
         err = np.where(np.isnan(ref) | (ref == want_f), 0.0, np.abs(ref - want_f))
         # |ref - exact| in mpmath, so that the error is not rounded away
