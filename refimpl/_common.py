@@ -1,4 +1,4 @@
-"""Shared validation and reduction for the float64 reference implementations.
+"""Shared validation, reduction and blockwise evaluation for the float64 reference implementations.
 
 Every reference returns a ``numpy.ndarray`` of dtype float64: the unreduced
 terms for ``reduction='none'`` and a 0-d array otherwise, like torch returns a
@@ -12,9 +12,16 @@ import numpy as np
 
 REDUCTIONS = ("none", "mean", "sum")
 
-#: Elements per block of :func:`elementwise`: a block's operands and the kernel's
-#: temporaries (a few x 128 KiB) stay in cache.
-BLOCK = 1 << 14
+#: Elements per block of :func:`elementwise`: 64 KiB of float64.  A kernel makes several
+#: temporaries per block; this small, they stay in cache and malloc recycles them from
+#: its heap.  From ~256 KiB on, glibc's malloc maps and unmaps (or trims) fresh pages
+#: for them on every block, and the page faults cost more than the arithmetic.
+BLOCK = 1 << 13
+
+#: Elements per block of :func:`rowwise`: 512 KiB of float64.  The row kernels make one
+#: block-sized temporary and work in it in place, which is safe from that page-fault
+#: churn at this size, and larger blocks spread the per-call overhead over more rows.
+ROW_BLOCK = 1 << 16
 
 
 def as_f64(name: str, value) -> np.ndarray:
@@ -132,3 +139,21 @@ def elementwise(kernel, *operands: np.ndarray, **optional: np.ndarray | None) ->
         for *blocks, out in it:
             out[...] = kernel(*blocks[:n], **dict(zip(names, blocks[n:])))
         return it.operands[-1]
+
+
+def rowwise(fn, *arrays: np.ndarray, block: int = ROW_BLOCK) -> np.ndarray:
+    """``fn(*arrays)`` for a ``fn`` that computes each row (index along axis 0) of its
+    result from the same rows of ``arrays`` alone, evaluated on blocks of whole rows of
+    about ``block`` elements of ``arrays[0]``, the results concatenated along axis 0.
+
+    Same values as one call on the whole arrays, but the temporaries of ``fn`` are
+    block-sized.  Arrays of fewer than 2 dimensions (a single row) go in whole.
+    """
+    a = arrays[0]
+    if a.ndim < 2:
+        return fn(*arrays)
+    row = a[0].size if a.shape[0] else 0
+    rows = max(1, block // max(1, row))
+    if a.shape[0] <= rows:
+        return fn(*arrays)
+    return np.concatenate([fn(*(v[i : i + rows] for v in arrays)) for i in range(0, a.shape[0], rows)])

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import BLOCK
-
-
-def rowwise(fn, *arrays: np.ndarray) -> np.ndarray:
-    """``fn(*arrays)`` for a ``fn`` that maps rows (leading axis) of ``(N, D)`` arrays to
-    one value each, evaluated on blocks of about :data:`BLOCK` elements' worth of rows.
-
-    Same values as one call on the whole arrays (each row is computed alone), but the
-    temporaries of ``fn`` are cache-sized.  1-D ``(D,)`` arrays (one row) go in whole.
-    """
-    a = arrays[0]
-    if a.ndim < 2:
-        return fn(*arrays)
-    rows = max(1, BLOCK // max(1, a.shape[-1]))
-    if a.shape[0] <= rows:
-        return fn(*arrays)
-    return np.concatenate([fn(*(v[i : i + rows] for v in arrays)) for i in range(0, a.shape[0], rows)])
+from ._common import rowwise
 
 
 def pnorm_rows(v: np.ndarray, p: float, *, overwrite: bool = False) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, check_reduction, check_same_shape, reduce, weighted
+from ._common import as_f64, broadcast_weight, check_reduction, check_same_shape, elementwise, reduce
 
 LOG_CLAMP = -100.0
 
@@ -25,8 +25,16 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
     x = as_f64("input", input)
     t = as_f64("target", target)
     check_same_shape("binary_cross_entropy", x, t)
-    if np.any((x < 0) | (x > 1)) or np.any(np.isnan(x)):
+    # min/max propagate NaN, which fails both comparisons
+    if x.size and not (np.min(x) >= 0.0 and np.max(x) <= 1.0):
         raise ValueError("binary_cross_entropy: all elements of input must be in [0, 1]")
+    w = broadcast_weight(weight, x.shape)
+    terms = elementwise(lambda x, t, weight=None: bce_terms(x, t, clamp_log, weight), x, t, weight=w)
+    return reduce(terms, reduction)
+
+
+def bce_terms(x: np.ndarray, t: np.ndarray, clamp_log: bool = True, weight=None) -> np.ndarray:
+    """The unreduced terms (elementwise; ``weight`` already broadcast, or None)."""
     with np.errstate(divide="ignore"):
         log_x, log_1mx = np.log(x), np.log1p(-x)
     if clamp_log:
@@ -35,4 +43,5 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
     with np.errstate(invalid="ignore"):
         pos = np.where(t == 0, 0.0, -t * log_x)
         neg = np.where(t == 1, 0.0, -(1.0 - t) * log_1mx)
-    return reduce(weighted(pos + neg, weight), reduction)
+    terms = pos + neg
+    return terms if weight is None else terms * weight

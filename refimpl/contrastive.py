@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, check_finite_param, check_pm1, check_reduction, reduce
-from ._distance import pnorm_rows, rowwise
+from ._common import as_f64, check_finite_param, check_pm1, check_reduction, reduce, rowwise
+from ._distance import pnorm_rows
 
 
 def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "mean") -> np.ndarray:

@@ -48,6 +48,29 @@ def neg_log_softmax_parts(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndar
     return d, np.log1p(np.sum(e, axis=axis, keepdims=True))
 
 
+def _softmax_parts_into(x: np.ndarray, axis: int, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, l)`` of :func:`neg_log_softmax_parts` (``d = x - m``) without keeping ``d``:
+    the ``exp`` terms are formed in ``buf`` (an array of ``x``'s shape, overwritten).
+
+    The callers pass a C-ordered ``buf``: the class sums then run in the same order
+    whatever the memory layout of ``x`` (the order of a C-contiguous input).
+    """
+    k = np.argmax(x, axis=axis, keepdims=True)
+    m = np.take_along_axis(x, k, axis=axis)
+    with np.errstate(invalid="ignore"):
+        e = np.subtract(x, m, out=buf)
+    np.exp(e, out=e)
+    np.put_along_axis(e, k, 0.0, axis=axis)
+    return m, np.log1p(np.sum(e, axis=axis, keepdims=True))
+
+
+def _neg_logp_into(x: np.ndarray, m: np.ndarray, l: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``-logp = l - d = l - (x - m)``, formed in ``buf``."""
+    with np.errstate(invalid="ignore"):
+        d = np.subtract(x, m, out=buf)
+    return np.subtract(l, d, out=d)
+
+
 def _class_axis(x: np.ndarray) -> int:
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension (C,)")
@@ -90,15 +113,7 @@ def _prob_targets(x, q, w_b, axis, n_classes, reduction, eps):
         raise ValueError(
             f"cross_entropy: probability targets must have the input's shape {x.shape}, got {q.shape}"
         )
-    if eps > 0.0:
-        q = q * (1.0 - eps) + eps / n_classes
-    d, l = neg_log_softmax_parts(x, axis)
-    coef = q if w_b is None else q * w_b
-    # -sum_c coef_c logp_c = sum_c coef_c * (l - d_c); 0 * inf (a -inf logit with q_c = 0) counts 0
-    with np.errstate(invalid="ignore"):
-        prod = coef * (l - d)
-    prod = np.where(coef == 0, 0.0, prod)
-    per_sample = np.sum(prod, axis=axis)
+    per_sample = _prob_target_losses(x, q, w_b, axis, n_classes, eps)
     if reduction == "none":
         return per_sample
     total = np.sum(per_sample)
@@ -107,6 +122,24 @@ def _prob_targets(x, q, w_b, axis, n_classes, reduction, eps):
     n_samples = x.size // n_classes if n_classes else 0
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(total / n_samples) if n_samples else np.asarray(np.nan)
+
+
+def _prob_target_losses(x, q, w_b, axis, n_classes, eps):
+    """Per-sample losses of probability targets."""
+    if eps > 0.0:
+        coef = q * (1.0 - eps)
+        coef += eps / n_classes
+        if w_b is not None:
+            coef *= w_b
+    else:
+        coef = q if w_b is None else q * w_b
+    m, l = _softmax_parts_into(x, axis, buf := np.empty(x.shape))
+    # -sum_c coef_c logp_c = sum_c coef_c * (l - d_c); 0 * inf (a -inf logit with q_c = 0) counts 0
+    prod = _neg_logp_into(x, m, l, buf)
+    with np.errstate(invalid="ignore"):
+        prod *= coef
+    np.copyto(prod, 0.0, where=coef == 0)
+    return np.sum(prod, axis=axis)
 
 
 def _index_targets(x, t, w, w_b, ignore_index, axis, n_classes, reduction, eps):
@@ -121,19 +154,9 @@ def _index_targets(x, t, w, w_b, ignore_index, axis, n_classes, reduction, eps):
             f"(and is not ignore_index={ignore_index})"
         )
     t_safe = np.where(ignored, 0, t)
-    d, l = neg_log_softmax_parts(x, axis)
-    idx = np.expand_dims(t_safe, axis)
-    nll = np.squeeze(l - np.take_along_axis(d, idx, axis=axis), axis=axis)
     wt = np.ones(t.shape) if w is None else w[t_safe]
     wt = np.where(ignored, 0.0, wt)
-    nll = np.where(ignored, 0.0, wt * nll)
-    if eps > 0.0:
-        neg_logp = l - d
-        smooth = np.sum(neg_logp if w_b is None else neg_logp * w_b, axis=axis)
-        smooth = np.where(ignored, 0.0, smooth)
-        terms = (1.0 - eps) * nll + (eps / n_classes) * smooth
-    else:
-        terms = nll
+    terms = _index_target_losses(x, t_safe, wt, ignored, w_b, axis, n_classes, eps)
     if reduction == "none":
         return terms
     total = np.sum(terms)
@@ -141,3 +164,21 @@ def _index_targets(x, t, w, w_b, ignore_index, axis, n_classes, reduction, eps):
         return np.asarray(total)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(total / np.sum(wt))
+
+
+def _index_target_losses(x, t_safe, wt, ignored, w_b, axis, n_classes, eps):
+    """Per-sample losses of class-index targets (``wt``: their weights, 0 where ignored)."""
+    m, l = _softmax_parts_into(x, axis, buf := np.empty(x.shape))
+    idx = np.expand_dims(t_safe, axis)
+    with np.errstate(invalid="ignore"):
+        d_t = np.take_along_axis(x, idx, axis=axis) - m  # d at the target
+    nll = np.squeeze(l - d_t, axis=axis)
+    nll = np.where(ignored, 0.0, wt * nll)
+    if eps == 0.0:
+        return nll
+    neg_logp = _neg_logp_into(x, m, l, buf)
+    if w_b is not None:
+        neg_logp *= w_b
+    smooth = np.sum(neg_logp, axis=axis)
+    smooth = np.where(ignored, 0.0, smooth)
+    return (1.0 - eps) * nll + (eps / n_classes) * smooth

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, reduce
+from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
 
 
 def dice(
@@ -47,10 +47,10 @@ def dice(
         axes = (0,) + axes
     if squared_pred:
         denom = np.sum(p * p, axis=axes) + np.sum(g * g, axis=axes) + smooth_dr
-        mismatch = np.sum((p - g) ** 2, axis=axes)
+        mismatch = np.sum(elementwise(lambda p, g: (p - g) ** 2, p, g), axis=axes)
     else:
         denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + smooth_dr
-        mismatch = np.sum(p * (1.0 - g) + g * (1.0 - p), axis=axes)
+        mismatch = np.sum(elementwise(lambda p, g: p * (1.0 - g) + g * (1.0 - p), p, g), axis=axes)
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (mismatch + (smooth_dr - smooth_nr)) / denom
     return reduce(f, reduction)

@@ -7,18 +7,27 @@
     number of elements (not divided by sum(w), unlike mse_loss).
 
 Source: ATen ``huber_loss`` (PointwiseOpsKernel / Loss.cpp), torch/nn/functional.py.
+
+Evaluated as ``(z - m/2) m`` with ``m = min(z, delta)``, which is the same number,
+rounding included: for ``z < delta`` it is ``(z/2) z`` (``z - z/2 = z/2`` exactly),
+otherwise ``(z - delta/2) delta``; NaN propagates through the minimum.  No branch
+select, so the terms cost a few cheap passes (block by block, see
+``refimpl._common.elementwise``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, broadcast_pair, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
+from ._common import (
+    as_f64, broadcast_pair, check_finite_param, check_reduction, check_same_shape, elementwise, reduce,
+)
 
 
 def huber_terms(x: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
     z = np.abs(x - y)
-    return np.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+    m = np.minimum(z, delta)
+    return (z - 0.5 * m) * m
 
 
 def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> np.ndarray:

@@ -7,6 +7,12 @@
 Identity: smooth_l1(beta) = huber(delta=beta) / beta for beta > 0.
 
 Source: ATen ``smooth_l1_loss``; torch/nn/functional.py.
+
+Evaluated as ``(z - m/2) (m / beta)`` with ``m = min(z, beta)``: for ``z >= beta``
+``m / beta = 1`` exactly, so the term is ``z - beta/2`` rounded once; for ``z < beta``
+it is ``(z/2)(z/beta)`` (``z - z/2 = z/2`` exactly), two roundings like
+``0.5 z^2 / beta`` and no ``z^2`` to overflow or underflow (bit-identical to it
+for beta = 1).  NaN propagates through the minimum.
 """
 
 from __future__ import annotations
@@ -27,4 +33,5 @@ def smooth_l1_terms(x: np.ndarray, y: np.ndarray, beta: float) -> np.ndarray:
     z = np.abs(x - y)
     if beta == 0.0:
         return z
-    return np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+    m = np.minimum(z, beta)
+    return (z - 0.5 * m) * (m / beta)

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, check_finite_param, check_reduction, reduce
-from ._distance import pnorm_rows, rowwise
+from ._common import as_f64, check_finite_param, check_reduction, reduce, rowwise
+from ._distance import pnorm_rows
 
 
 def pairwise_distance(u: np.ndarray, v: np.ndarray, p: float, eps: float) -> np.ndarray:
-    return rowwise(lambda u, v: pnorm_rows(u - v + eps, p, overwrite=True), u, v)
+    return rowwise(lambda u, v: pnorm_rows(_shifted_difference(u, v, eps), p, overwrite=True), u, v)
+
+
+def _shifted_difference(u: np.ndarray, v: np.ndarray, eps: float) -> np.ndarray:
+    """``u - v + eps``, in one new array."""
+    r = np.subtract(u, v)
+    r += eps
+    return r
 
 
 def triplet_margin(
