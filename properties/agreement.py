@@ -36,10 +36,11 @@ def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, devic
             f"{k}={k}.double().cpu().numpy()" if isinstance(v, np.ndarray) else f"{k}={v!r}"
             for k, v in case.kwargs.items()
         ]
+        + [f"{k}={v!r}" for k, v in spec.reference_kwargs.items()]
     )
     module = subject.qualname.rpartition(".")[0]
     return "\n".join(
-        [f"import torch, {module}, refimpl" if module not in ("torch", "") else "import torch, refimpl", call,
+        [f"import torch, {module}, refimpl" if module not in ("torch", "", "refimpl") else "import torch, refimpl", call,
          f"ref = refimpl.{spec.name}({ref_args})", "print(out, ref)"]
     )
 

@@ -18,12 +18,20 @@ def _is_float_array(v) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind == "f"
 
 
+def _nested(v) -> str:
+    """A nested list as source, non-finite floats as ``float('nan')`` / ``float('inf')``."""
+    if isinstance(v, list):
+        return "[" + ", ".join(map(_nested, v)) + "]"
+    return literal(v)
+
+
 def literal(value) -> str:
     """Exact Python source for a value (arrays as nested lists of round-tripping floats)."""
     if isinstance(value, np.ndarray):
-        body = repr(value.tolist())
         kind = "torch.int64" if value.dtype.kind in "iu" else "torch.float64"
-        return f"torch.tensor({body}, dtype={kind})"
+        if value.size == 0:  # a nested empty list would lose the shape
+            return f"torch.empty({value.shape!r}, dtype={kind})"
+        return f"torch.tensor({_nested(value.tolist())}, dtype={kind})"
     if isinstance(value, float):
         return repr(float(value)) if np.isfinite(value) else f"float({str(value)!r})"
     return repr(value)

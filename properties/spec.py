@@ -37,6 +37,16 @@ class LossSpec:
     underflow:   per-term amplification of an intermediate lost to underflow (default 1).
     reductions:  the reduction strings the function accepts.
     mirrors:     what the reference mirrors, for the README table.
+    admits:      ``admits(case, fmt)``: whether a case lies in the domain where the comparison in
+                 that dtype is meaningful (the strategies draw only such cases; transformed
+                 cases -- edge-case layouts -- are checked with it too).  Default: all.
+    label_args:  positional arguments that are labels (+-1 targets), not values: edge cases
+                 do not perturb them.
+    event_dims:  trailing dimensions of one sample of the first argument (1 for row losses whose
+                 (D,) input has no batch dimension: triplet, cosine, contrastive, cross-entropy).
+    reference_kwargs: switches that make the reference reproduce a documented choice of the
+                 function it mirrors where that departs from the mathematics (BCE's log clamp);
+                 each is a recorded known deviation.
     """
 
     name: str
@@ -51,6 +61,10 @@ class LossSpec:
     underflow: Callable[[Case, np.ndarray], np.ndarray] | None = None
     mirrors: str = ""
     notes: dict = field(default_factory=dict)
+    reference_kwargs: dict = field(default_factory=dict)
+    event_dims: int = 0
+    label_args: tuple[str, ...] = ()
+    admits: Callable[[Case, FloatFormat], bool] = lambda case, fmt: True
 
     def call_reference(self, case: Case, **override) -> np.ndarray:
-        return self.reference(*case.args.values(), **{**case.kwargs, **override})
+        return self.reference(*case.args.values(), **{**self.reference_kwargs, **case.kwargs, **override})

@@ -369,26 +369,29 @@ def _check_bce_shape(input, target) -> None:
 
 
 @_high_precision
-def bce(input, target, weight=None, reduction: str = "mean") -> np.ndarray:
+def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False) -> np.ndarray:
     """Binary cross entropy on probabilities; torch.nn.functional.binary_cross_entropy
     (ATen ``binary_cross_entropy``).
 
         term = -w (t max(log x, -100) + (1 - t) max(log(1 - x), -100))
 
-    torch clamps each log at -100 (so log 0 = -inf becomes -100).  log(1 - x)
+    torch clamps each log at -100 (so log 0 = -inf becomes -100): ``clamp_log=True``;
+    without it a zero-weighted log 0 counts 0 (0 log 0 = 0).  log(1 - x)
     is evaluated as log1p(-x) (exact for tiny x).  ``weight`` broadcasts to
     the input shape.  Inputs (and targets) outside [0, 1] are rejected, as torch does.
     """
     _check_reduction(reduction)
     _check_bce_shape(input, target)
-    floor = mpmath.mpf(-100)
+    floor = mpmath.mpf(-100) if clamp_log else mpmath.ninf
 
     def term(x, t):
         if not 0 <= x <= 1:
             raise ValueError(f"bce input values must be in [0, 1], got {x}")
         if not 0 <= t <= 1:
             raise ValueError(f"bce target values must be in [0, 1], got {t}")
-        return -(t * max(mpmath.log(x), floor) + (1 - t) * max(mpmath.log1p(-x), floor))
+        pos = 0 if t == 0 else -t * max(mpmath.log(x) if x > 0 else mpmath.ninf, floor)
+        neg = 0 if t == 1 else -(1 - t) * max(mpmath.log1p(-x) if x < 1 else mpmath.ninf, floor)
+        return pos + neg
 
     terms = _map(term, _mp(input), _mp(target))
     if weight is not None:
@@ -462,10 +465,9 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     """Pointwise KL divergence; torch.nn.functional.kl_div (ATen ``kl_div``).
 
     input holds log-probabilities x.
-        log_target=False: term = t (log t - x)   (torch: xlogy(t, t) - t x; 0 log 0 = 0,
-                                                  so t == 0 gives -0 * x = 0 for finite x;
+        log_target=False: term = t (log t - x)   (0 for t == 0 whatever x, x = -inf included;
                                                   t < 0 gives nan)
-        log_target=True:  term = exp(t) (t - x)
+        log_target=True:  term = exp(t) (t - x)  (0 for t == -inf)
     Reductions: 'none', 'sum', 'mean' (sum / number of elements), 'batchmean'
     (sum / input.shape[0]; sum for a 0-d input).  input and target broadcast.
     """
@@ -473,11 +475,13 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
 
     def term(x, t):
         if log_target:
+            if t == mpmath.ninf:  # exp(t) = 0: contributes 0 (NaN input stays NaN)
+                return _NAN if mpmath.isnan(x) else mpmath.mpf(0)
             return mpmath.exp(t) * (t - x)
         if mpmath.isnan(t) or t < 0:
             return _NAN
-        if t == 0:
-            return -(t * x)  # 0 for finite x, nan for x = +-inf or nan (as torch)
+        if t == 0:  # 0 log(0 / q) = 0 for every q, q = 0 (x = -inf) included; NaN stays NaN
+            return _NAN if mpmath.isnan(x) else mpmath.mpf(0)
         return t * (mpmath.log(t) - x)
 
     terms = _map(term, _mp(input), _mp(target))

@@ -3,8 +3,11 @@
 The input is log-probabilities ``x = log q``; the target is probabilities ``t``
 (or log-probabilities with ``log_target=True``):
 
-    term_i = t_i (log t_i - x_i)          (0 when t_i = 0: xlogy convention)
-    term_i = exp(t_i) (t_i - x_i)         (log_target=True)
+    term_i = t_i (log t_i - x_i)          (0 when t_i = 0: 0 log(0/q) = 0, also for q = 0, x = -inf)
+    term_i = exp(t_i) (t_i - x_i)         (log_target=True; 0 when t_i = -inf, likewise)
+
+A NaN input still gives NaN.  torch evaluates ``xlogy(t, t) - t * x``, which is NaN
+for t = 0 and x = -inf (0 * inf): a recorded known deviation.
     'sum' = sum_i term_i, 'mean' = sum / numel, 'batchmean' = sum / input.shape[0]
     (for a 0-d input batchmean is the sum).
 
@@ -27,13 +30,13 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     x = as_f64("input", input)
     t = as_f64("target", target)
     check_same_shape("kl_div", x, t)
-    if log_target:
-        with np.errstate(invalid="ignore"):
-            terms = np.exp(t) * (t - x)
-    else:
-        # t log t - t x, with 0 log 0 = 0 and 0 * x = 0 for t = 0 (also x = -inf)
-        with np.errstate(invalid="ignore"):
-            terms = np.where(t == 0, 0.0, xlogy(t, t) - t * x)
+    # a zero target probability contributes 0 whatever x (q = 0 included); NaN stays NaN
+    zero_term = np.where(np.isnan(x), np.nan, 0.0)
+    with np.errstate(invalid="ignore"):
+        if log_target:
+            terms = np.where(t == -np.inf, zero_term, np.exp(t) * (t - x))
+        else:
+            terms = np.where(t == 0, zero_term, xlogy(t, t) - t * x)
     if reduction != "batchmean":
         return reduce(terms, reduction)
     total = reduce(terms, "sum")

@@ -71,6 +71,7 @@ CROSS_ENTROPY = LossSpec(
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
     torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
     scale=T.scale_cross_entropy, denominator=_ce_denominator,
+    event_dims=1,
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
 )
@@ -109,8 +110,9 @@ def _bcel_cases(draw, variant, fmt):
 BCE = LossSpec(
     name="bce", reference=refimpl.bce, arg_names=("input", "target"),
     torch_function="torch.nn.functional.binary_cross_entropy", cases=_bce_cases, variants=("plain", "weight"),
-    scale=T.scale_bce,
-    mirrors="weight (broadcast); reduction; torch's log clamp at -100 (switch clamp_log=False: mathematics)",
+    scale=T.scale_bce, reference_kwargs={"clamp_log": True},
+    mirrors="weight (broadcast); reduction; mathematics by default, torch's documented log clamp at -100 "
+    "with clamp_log=True (what the comparison uses)",
 )
 BCE_WITH_LOGITS = LossSpec(
     name="bce_with_logits", reference=refimpl.bce_with_logits, arg_names=("input", "target"),

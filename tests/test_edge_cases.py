@@ -1,0 +1,62 @@
+"""The edge-case tables (``properties.edge_cases``): every row against every implementation
+under test (each dtype and device) and against the reference (float64).
+
+Ids read ``test_edge_<loss>[<subject>-<dtype>-<device>-<row>]``.  A row an implementation
+is recorded to fail (``KnownFailure``: a known deviation) is asserted to still fail, so
+the day upstream changes the behaviour, this test says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import assume, given, strategies as st
+
+from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
+from properties.formats import FORMATS
+from properties.specs import SPECS
+from properties.subjects import builtin_subjects, reference_subject
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def _matrix(spec):
+    ref = reference_subject(spec)
+    for row in EDGE_CASES[spec.name]:
+        if "float64" in row.dtypes:
+            yield pytest.param(ref, "float64", "cpu", row, id=f"refimpl-float64-cpu-{row.name}")
+        for subject in builtin_subjects(spec):
+            for device in ("cpu", "cuda"):
+                marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
+                for dtype in row.dtypes:
+                    yield pytest.param(subject, dtype, device, row, id=f"{subject.name}-{dtype}-{device}-{row.name}",
+                                       marks=marks)
+
+
+def _edge_test(spec):
+    @pytest.mark.parametrize("subject, dtype, device, row", list(_matrix(spec)))
+    @given(data=st.data())
+    def test(subject, dtype, device, row, data):
+        fmt = FORMATS[dtype]
+        case = data.draw(row.strategy(fmt), label="case")
+        known = row.known_failure(subject, dtype)
+        if not row.fixed and known is None:  # a transformed case stays in the dtype's comparable domain
+            assume(spec.admits(prepared(row, case, dtype), fmt))
+        missing = subject.missing_params(case.kwargs)
+        if missing:
+            pytest.skip(f"{subject.qualname} has no parameter(s) {missing}")
+        if known is None:
+            run_edge_case(row, spec, subject, dtype, device, case)
+            return
+        with pytest.raises(EdgeCaseFailure):
+            run_edge_case(row, spec, subject, dtype, device, case)
+            pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now meets "
+                        f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.")
+
+    test.__name__ = test.__qualname__ = f"test_edge_{spec.name}"
+    test.__doc__ = f"The {spec.name} edge-case table."
+    return test
+
+
+for _spec in SPECS.values():
+    globals()[f"test_edge_{_spec.name}"] = _edge_test(_spec)
