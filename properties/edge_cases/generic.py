@@ -64,7 +64,7 @@ def _subnormal(draw, spec: LossSpec, fmt):
     for k in _values(spec, case):
         v = case.args[k]
         m = np.max(np.abs(v)) if v.size else 0.0
-        args[k] = v * (fmt.tiny / 2 / m) if m > 0 else v
+        args[k] = v / m * (fmt.tiny / 2) if m > 0 else v  # v / m first: m may itself be subnormal
     return Case(args, case.kwargs).with_kwargs(reduction=draw(st.sampled_from(spec.reductions)))
 
 

@@ -53,13 +53,13 @@ def _smooth_l1_cases(draw, variant, fmt):
 MSE = LossSpec(
     name="mse", reference=refimpl.mse, arg_names=("input", "target"),
     torch_function="torch.nn.functional.mse_loss", cases=_mse_cases, variants=("plain", "weight"),
-    scale=T.scale_mse, denominator=_weighted_mean_denominator,
+    scale=T.scale_mse, denominator=_weighted_mean_denominator, underflow=T.underflow_weighted,
     mirrors="reduction; weight (torch>=2.6: weighted mean = sum(w l)/sum(w)); any shape incl. 0-d; broadcasting",
 )
 HUBER = LossSpec(
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),
     torch_function="torch.nn.functional.huber_loss", cases=_huber_cases, variants=("plain", "weight"),
-    scale=T.scale_huber,
+    scale=T.scale_huber, underflow=T.underflow_weighted,
     mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape",
 )
 SMOOTH_L1 = LossSpec(

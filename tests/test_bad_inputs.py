@@ -1,0 +1,52 @@
+"""The bad-input tables (``properties.bad_inputs``): every invalid call is refused by every
+implementation under test (torch: with the exception type torch raises) and by the reference
+(a ValueError naming the problem), without mutating anything.  Where torch accepts an
+invalid call, the recorded known deviation is asserted to still hold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from properties.bad_inputs import BAD_INPUTS, VALID, BadInputFailure, check_bad_input
+from properties.specs import SPECS
+from properties.subjects import builtin_subjects, reference_subject
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def _params():
+    for loss, rows in BAD_INPUTS.items():
+        spec = SPECS[loss]
+        for row in rows:
+            yield pytest.param(reference_subject(spec), "cpu", row, id=f"{loss}-refimpl-cpu-{row.name}")
+            for subject in builtin_subjects(spec):
+                for device in ("cpu", "cuda"):
+                    marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
+                    yield pytest.param(subject, device, row, id=f"{loss}-{subject.name}-{device}-{row.name}",
+                                       marks=marks)
+
+
+@pytest.mark.parametrize("subject, device, row", list(_params()))
+def test_bad_input_is_refused(subject, device, row):
+    reference = subject.name == "refimpl"
+    dtype = "float64" if reference else "float32"
+    known = row.known_failure(subject.qualname)
+    if known is None:
+        check_bad_input(row, subject, dtype, device, reference=reference)
+        return
+    with pytest.raises(BadInputFailure, match="accepted the invalid call"):
+        check_bad_input(row, subject, dtype, device)
+        pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now refuses {row.id}. "
+                    "Upstream changed: update properties/known_deviations.toml and properties/bad_inputs.py.")
+
+
+@pytest.mark.cuda
+@CUDA
+@pytest.mark.parametrize("loss", [n for n, s in SPECS.items() if s.torch_function])
+def test_mismatched_devices_are_refused(loss):
+    """torch refuses tensors on different devices: the first input on CUDA, the rest on the CPU."""
+    (subject,) = builtin_subjects(SPECS[loss])
+    args, kwargs = VALID[loss].to_torch("float32", "cpu")
+    with pytest.raises(RuntimeError):
+        subject([args[0].cuda(), *args[1:]], kwargs)
