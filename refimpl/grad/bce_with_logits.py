@@ -1,0 +1,50 @@
+"""Gradient of ``refimpl.bce_with_logits`` (``F.binary_cross_entropy_with_logits``).
+
+    term = w (pw t softplus(-x) + (1 - t) softplus(x))
+    d term / d x = w ((1 - t) sigmoid(x) - pw t sigmoid(-x))
+                 (= w ((1 + (pw - 1) t) sigmoid(x) - pw t), torch's form)
+    d term / d t = w (pw softplus(-x) - softplus(x))
+                 (torch: log_sigmoid(-x) - pw log_sigmoid(x); -x without pos_weight)
+    times gbar = grad_output ('none'), g ('sum'), g / n ('mean').
+
+Source: ATen ``binary_cross_entropy_with_logits_backward`` and
+``binary_cross_entropy_with_logits_target_backward`` (FunctionsManual.cpp).
+Smooth everywhere (no kinks).  Numerics: both forms are sums of two non-negative
+parts, each a sigmoid (``scipy.special.expit``) or a softplus (the reference's
+``softplus_pair``), so saturated logits (|x| up to 1e30) give finite, accurate values.
+mag: the summands of torch's forms, which cancel where this module's do not:
+input ``w |gbar| ((1 + |pw - 1| |t|) sigmoid(x) + pw |t|)`` (``1 + (pw - 1) t`` is
+itself a sum; without pos_weight ``sigmoid(x) + |t|``); target
+``w |gbar| (pw softplus(-x) + softplus(x))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .. import bce_with_logits as _reference
+from .._common import as_f64, broadcast_weight
+from ..bce_with_logits import softplus_pair
+from ._common import pack, per_term
+
+
+def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
+    _reference(input, target, weight=weight, reduction=reduction, pos_weight=pos_weight)  # validates
+    x, t = as_f64("input", input), as_f64("target", target)
+    gbar = per_term(grad_output, reduction, x.shape)
+    w = broadcast_weight(weight, x.shape)
+    if w is not None:
+        gbar = gbar * w
+    pw = broadcast_weight(pos_weight, x.shape, name="pos_weight")
+    pw = np.ones(x.shape) if pw is None else pw
+    torch_mag = (1.0 + np.abs(pw - 1.0) * np.abs(t)) * expit(x) + np.abs(pw * t)
+    neg, pos = (1.0 - t) * expit(x), pw * t * expit(-x)
+    sp_x, sp_neg_x = softplus_pair(x)
+    with np.errstate(invalid="ignore"):
+        gt_neg, gt_pos = sp_x, pw * sp_neg_x
+    ag = np.abs(gbar)
+    return pack(
+        input=((neg - pos) * gbar, torch_mag * ag),
+        target=((gt_pos - gt_neg) * gbar, (np.abs(gt_pos) + gt_neg) * ag),
+    )

@@ -1,0 +1,44 @@
+"""Gradient of ``refimpl.cosine_embedding`` (``torch.nn.functional.cosine_embedding_loss``).
+
+With A = |a|^2 + EPS, B = |b|^2 + EPS (EPS = 1e-12, torch's), S = sqrt(A B),
+cos = <a, b> / S, per row:
+
+    d cos / d a = b / S - cos a / A          d cos / d b = a / S - cos b / B
+    term = 1 - cos (y = 1):              d term = -d cos
+           max(0, cos - margin) (y = -1): d term = d cos if cos - margin >= 0 else 0
+    times gbar = grad_output ('none'), g ('sum'), g / N ('mean').
+
+Conventions: EPS keeps everything finite for a zero vector (cos = 0, d cos/da = b / S);
+torch's ``(cos - margin).clamp_min_(0)`` backward passes the gradient where
+cos - margin >= 0, so at cos == margin exactly the gradient is d cos (not 0).
+mag: ``(|b| / S + |cos| |a| / A) |gbar|`` (and symmetrically), where the term is active.
+Source: ATen ``cosine_embedding_loss`` (Loss.cpp), a composite differentiated by autograd.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import cosine_embedding as _reference
+from .._common import as_f64
+from ..cosine_embedding import EPSILON
+from ._common import expand_rows, pack, per_term
+
+
+def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str = "mean", grad_output=None) -> dict:
+    _reference(input1, input2, target, margin=margin, reduction=reduction)  # validates
+    a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)
+    big_a = np.sum(a * a, axis=-1) + EPSILON
+    big_b = np.sum(b * b, axis=-1) + EPSILON
+    s = np.sqrt(big_a * big_b)
+    cos = np.sum(a * b, axis=-1) / s
+    gbar = per_term(grad_output, reduction, y.shape)
+    with np.errstate(invalid="ignore"):
+        factor = np.where(y == 1, -gbar, np.where(cos - float(margin) >= 0, gbar, 0.0))
+    f, c, S = expand_rows(factor), expand_rows(cos), expand_rows(s)
+    A, B = expand_rows(big_a), expand_rows(big_b)
+    ga = (b / S - c * a / A) * f
+    gb = (a / S - c * b / B) * f
+    ma = (np.abs(b) / S + np.abs(c) * np.abs(a) / A) * np.abs(f)
+    mb = (np.abs(a) / S + np.abs(c) * np.abs(b) / B) * np.abs(f)
+    return pack(input1=(ga, ma), input2=(gb, mb))

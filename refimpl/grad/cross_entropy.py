@@ -1,0 +1,110 @@
+"""Gradient of ``refimpl.cross_entropy`` (``torch.nn.functional.cross_entropy``) w.r.t. the
+logits, and w.r.t. probability targets.
+
+With ``s = softmax(x)`` over the class axis, ``d(-logp_c)/dx_k = s_k - [k = c]``.
+
+Class-index targets t (class weights w, W = sum_c w_c, smoothing eps, C classes):
+
+    loss_i = (1-eps) w_t (-logp_t) + (eps/C) sum_c w_c (-logp_c)
+    d loss_i / d x_ik = (1-eps) w_t (s_k - [k = t]) + (eps/C) (W s_k - w_k)
+    mag              = (1-eps) w_t (s_k + [k = t]) + (eps/C) (W s_k + w_k)
+
+  times gbar_i = grad_output_i ('none'), g ('sum'), g / D ('mean', D = sum of w_t over
+  the non-ignored targets -- the reference's and torch's ``total_weight``).
+  Ignored positions get exactly 0 (torch: ``nll_loss_backward`` skips them, the label
+  smoothing term is ``masked_fill_``-ed).  If every target is ignored ('mean': D = 0,
+  the loss is NaN) the gradient is all zeros, as torch's backward gives.
+
+Probability targets q (q' = (1-eps) q + eps/C, coef_c = w_c q'_c):
+
+    loss_i = -sum_c coef_c logp_c
+    d/dx_ik = s_k sum_c coef_c - coef_k            mag = s_k sum_c |coef_c| + |coef_k|
+    d/dq_ic = -(1-eps) w_c logp_c                  mag = (1-eps) |w_c| (|x_c - m| + lse + 1)
+  (``logp = (x - m) - log sum exp(x - m)``; the log of a sum >= 1 has an absolute
+  error ~u even where logp ~ 0, hence the 1).
+  'mean' divides by the number of samples (not the weights: torch issue 107680).
+
+Numerics: ``logp = d - l`` from the reference's ``neg_log_softmax_parts`` (both parts
+of ``-logp`` non-negative), ``s = exp(logp)``, and the target class's ``s_t - 1`` is
+``expm1(logp_t)``: a confident right prediction keeps full relative accuracy (no
+``s_t - 1`` cancellation), saturated logits (|x| ~ 1e4 and beyond) give finite,
+exact gradients.
+
+Source: ATen ``log_softmax_backward_data``, ``nll_loss_backward``,
+``cross_entropy_loss_label_smoothing`` and ``cross_entropy_loss_prob_target``
+(aten/src/ATen/native/LossNLL.cpp, SoftMax.cpp).  No kinks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import cross_entropy as _reference
+from .._common import as_f64, as_index
+from ..cross_entropy import _class_axis, neg_log_softmax_parts
+from ._common import pack, per_term
+
+
+def cross_entropy(
+    input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+    label_smoothing: float = 0.0, grad_output=None,
+) -> dict:
+    _reference(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
+               label_smoothing=label_smoothing)  # validates
+    eps = float(label_smoothing)
+    x = as_f64("input", input)
+    axis = _class_axis(x)
+    n_classes = x.shape[axis]
+    wshape = [1] * x.ndim
+    wshape[axis] = n_classes
+    w = np.ones(n_classes) if weight is None else as_f64("weight", weight)
+    w_b = w.reshape(wshape)
+    with np.errstate(invalid="ignore"):
+        d, l = neg_log_softmax_parts(x, axis)
+        logp = d - l
+    s = np.exp(logp)
+    t = np.asarray(target)
+    if t.dtype.kind == "f":
+        return _prob_targets(x, as_f64("target", t), w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output)
+    return _index_targets(x, as_index("target", t), w, w_b, s, logp, axis, n_classes, eps, int(ignore_index),
+                          reduction, grad_output)
+
+
+def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, reduction, grad_output):
+    ignored = t == ignore_index
+    t_safe = np.where(ignored, 0, t)
+    wt = np.where(ignored, 0.0, w[t_safe])
+    total_weight = np.sum(wt)
+    gbar = per_term(grad_output, reduction, t.shape, denominator=total_weight)
+    gbar = np.where(ignored, 0.0, gbar)
+    if reduction == "mean" and total_weight == 0:  # all ignored (torch: zero gradient)
+        gbar = np.zeros(t.shape)
+    idx = np.expand_dims(t_safe, axis)
+    onehot = np.zeros(x.shape)
+    np.put_along_axis(onehot, idx, 1.0, axis=axis)
+    nll = s.copy()  # s_k - [k = t], the target entry as expm1(logp_t)
+    np.put_along_axis(nll, idx, np.expm1(np.take_along_axis(logp, idx, axis=axis)), axis=axis)
+    wt_b = np.expand_dims(wt, axis)
+    grad = (1.0 - eps) * wt_b * nll
+    mag = (1.0 - eps) * wt_b * (s + onehot)
+    if eps > 0.0:
+        big_w = np.sum(w)
+        grad = grad + (eps / n_classes) * (big_w * s - w_b)
+        mag = mag + (eps / n_classes) * (np.abs(big_w) * s + np.abs(w_b))
+    g_b = np.expand_dims(gbar, axis)
+    return pack(input=(grad * g_b, mag * np.abs(g_b)))
+
+
+def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output):
+    qprime = (1.0 - eps) * q + eps / n_classes if eps > 0.0 else q
+    coef = qprime * w_b
+    n_samples = x.size // n_classes if n_classes else 0
+    gbar = per_term(grad_output, reduction, np.sum(x, axis=axis).shape, denominator=n_samples)
+    g_b = np.expand_dims(gbar, axis)
+    sum_coef = np.sum(coef, axis=axis, keepdims=True)
+    sum_abs = np.sum(np.abs(coef), axis=axis, keepdims=True)
+    grad_x = (s * sum_coef - coef) * g_b
+    mag_x = (s * sum_abs + np.abs(coef)) * np.abs(g_b)
+    grad_q = -(1.0 - eps) * w_b * logp * g_b
+    mag_q = (1.0 - eps) * np.abs(w_b) * (np.abs(d) + l + 1.0) * np.abs(g_b)
+    return pack(input=(grad_x, mag_x), target=(grad_q, mag_q))

@@ -1,0 +1,68 @@
+"""Gradient of ``refimpl.dice`` (soft Dice, MONAI ``DiceLoss`` conventions) w.r.t. the prediction.
+
+Per group (n, c) -- or c with batch=True -- with k = 2 if squared_pred else 1,
+N = 2 sum p g + smooth_nr, D = sum p^k + sum g^k + smooth_dr, f = 1 - N / D:
+
+    d f / d p_j = (k p_j^(k-1) N / D - 2 g_j) / D
+                = (N / D - 2 g_j) / D                 (k = 1)
+                = 2 ((p_j - g_j) - p_j f) / D         (k = 2, f <= 1/2; N / D = 1 - f)
+                = 2 (p_j N / D - g_j) / D             (k = 2, f > 1/2)
+    times gbar = grad_output ('none': shape (N, C') or (C',)), g ('sum'), g / f.size ('mean').
+
+For k = 2 and f <= 1/2 the form with the reference's cancellation-free f keeps a
+near-perfect prediction's gradient (f ~ 0, p ~ g) accurate; elsewhere the ratio N / D
+is used directly (``1 - f`` would cancel where f ~ 1).  include_background=False (C > 1): channel 0
+is not part of the loss and gets a zero gradient; with C = 1 the flag is ignored (MONAI).
+Smooth wherever D != 0 (no kinks).  mag: ``(k |p_j|^(k-1) N / D + 2 |g_j|) / D |gbar|``
+(the two summands of the textbook form).
+Source: monai/losses/dice.py (DiceLoss.forward), differentiated.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import dice as _reference
+from .._common import as_f64
+from ._common import pack, per_term
+
+
+def dice(
+    input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
+    include_background: bool = True, batch: bool = False, reduction: str = "mean", grad_output=None,
+) -> dict:
+    kwargs = dict(smooth_nr=smooth_nr, smooth_dr=smooth_dr, squared_pred=squared_pred,
+                  include_background=include_background, batch=batch)
+    _reference(input, target, reduction=reduction, **kwargs)  # validates (and warns as MONAI does)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = _reference(input, target, reduction="none", **kwargs)
+    p_all, g_all = as_f64("input", input), as_f64("target", target)
+    start = 0 if include_background or p_all.shape[1] == 1 else 1
+    p, g = p_all[:, start:], g_all[:, start:]
+    axes = tuple(range(2, p.ndim))
+    if batch:
+        axes = (0,) + axes
+    if squared_pred:
+        denom = np.sum(p * p, axis=axes) + np.sum(g * g, axis=axes) + float(smooth_dr)
+    else:
+        denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + float(smooth_dr)
+    numer = 2.0 * np.sum(p * g, axis=axes) + float(smooth_nr)
+    gbar = per_term(grad_output, reduction, f.shape)
+    # group quantities (N, C') or (C',) back against (N, C', *spatial)
+    expand = (lambda q: q.reshape((1,) + q.shape + (1,) * (p.ndim - 2))) if batch else (
+        lambda q: q.reshape(q.shape + (1,) * (p.ndim - 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        D, F, R, G = expand(denom), expand(f), expand(numer / denom), expand(gbar)
+        if squared_pred:
+            grad = 2.0 * np.where(F <= 0.5, (p - g) - p * F, p * R - g) / D
+            mag = (2.0 * np.abs(p) * np.abs(R) + 2.0 * np.abs(g)) / np.abs(D)
+        else:
+            grad = (R - 2.0 * g) / D
+            mag = (np.abs(R) + 2.0 * np.abs(g)) / np.abs(D)
+    out, out_mag = np.zeros(p_all.shape), np.zeros(p_all.shape)
+    out[:, start:] = grad * G
+    out_mag[:, start:] = mag * np.abs(G)
+    return pack(input=(out, out_mag))

@@ -1,0 +1,72 @@
+"""Gradient of ``refimpl.focal`` (``torchvision.ops.sigmoid_focal_loss``) w.r.t. the logits.
+
+With sigma = sigmoid, u = 1 - p_t = t sigma(-x) + (1 - t) sigma(x), ce = the BCE-with-logits
+term and A = alpha t + (1 - alpha)(1 - t) (1 when alpha < 0), loss = A ce u^gamma:
+
+    d ce / dx = sigma(x) - t = (1 - t) sigma(x) - t sigma(-x)
+    d u / dx  = (1 - 2t) sigma(x) sigma(-x)
+    d loss / dx = A u^gamma [ (1-t) sigma(x) - t sigma(-x) + gamma ce (1 - 2t) r ]
+    r = sigma(x) sigma(-x) / u = 1 / (1 + t e^-x + (1 - t) e^x)
+    times gbar = grad_output ('none', the default), g ('sum'), g / n ('mean').
+
+``r`` in its last form is a reciprocal of a sum of non-negative terms (an ``e^+-x``
+that overflows makes r = 0, its limit; a zero coefficient times an infinite exponential
+counts 0, as the reference's convention), so the gradient is finite and accurate for
+every finite logit, also where u underflows to 0 (``u^gamma / u`` never formed).
+Convention: u > 0 for every finite x, so the loss is smooth (no kinks).  Torch(vision)'s
+autograd through ``(1 - p_t) ** gamma`` gives NaN (``0^(gamma-1) * 0``) where ``1 - p_t``
+rounds to 0 and 0 < gamma < 1 (saturated logit, hard target); this returns the
+mathematical value (0 in the limit), a documented difference from autograd there.
+Only the inputs are differentiated (targets are labels).
+mag: the summands of the textbook (torchvision + autograd) form
+``A [(p - t) U^gamma + gamma ce U^(gamma-1) (1 - 2t) p q]`` (p = sigma(x), q = 1 - p,
+U = 1 - p_t), each times the condition of its cancelling factors: ``U = 1 - p_t`` and
+``q = 1 - p`` are formed with an absolute error ~u, a relative ~u/U and ~u/q, which the
+powers U^gamma, U^(gamma-1) multiply by gamma and |gamma - 1|:
+``|A| |gbar| [(p + |t|)(U^gamma + 2 gamma U^(gamma-1))
++ gamma ce |1-2t| (r (U^gamma + 2 |gamma-1| U^(gamma-1)) + 2 p U^(gamma-1))]``
+(``p q U^(gamma-1) = r U^gamma``; the error ~u of q contributes ``2 p U^(gamma-1)``).
+It is infinite where U underflows and gamma < 1, where such implementations give NaN.
+Source: torchvision/ops/focal_loss.py; Lin et al. 2017.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .. import focal as _reference
+from .._common import as_f64
+from ..bce_with_logits import bce_with_logits_terms
+from ._common import pack, per_term
+
+TINY = np.finfo(np.float64).smallest_subnormal
+
+
+def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none", grad_output=None) -> dict:
+    _reference(inputs, targets, alpha=alpha, gamma=gamma, reduction=reduction)  # validates
+    alpha, gamma = float(alpha), float(gamma)
+    x, t = as_f64("inputs", inputs), as_f64("targets", targets)
+    gbar = per_term(grad_output, reduction, x.shape)
+    if alpha >= 0:
+        gbar = gbar * (alpha * t + (1.0 - alpha) * (1.0 - t))
+    sx, snx = expit(x), expit(-x)
+    u = t * snx + (1.0 - t) * sx
+    ce = bce_with_logits_terms(x, t)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e_pos = np.where(t == 0, 0.0, t * np.exp(-x))
+        e_neg = np.where(t == 1, 0.0, (1.0 - t) * np.exp(x))
+        r = 1.0 / (1.0 + e_pos + e_neg)
+        ug = u**gamma
+        focus = gamma * ce * (1.0 - 2.0 * t) * r if gamma != 0 else np.zeros(x.shape)
+        grad = ug * ((1.0 - t) * sx - t * snx + focus) * gbar
+        if gamma == 0:
+            mag = (sx + np.abs(t)) * np.abs(gbar)
+        else:
+            ue = np.maximum(u, TINY)  # an underflowed U: its powers' limits (inf for gamma < 1)
+            uge, ug1 = ue**gamma, ue ** (gamma - 1.0)
+            times = lambda a, b: np.where(a == 0, 0.0, a * b)  # a zero factor wins over an inf limit
+            c1, c2 = sx + np.abs(t), np.abs(gamma * ce * (1.0 - 2.0 * t))
+            mag = times(np.abs(gbar), times(c1, uge + 2.0 * gamma * ug1)
+                        + times(c2, r * uge + times(2.0 * abs(gamma - 1.0) * r + 2.0 * sx, ug1)))
+    return pack(inputs=(grad, mag))

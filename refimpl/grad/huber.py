@@ -1,0 +1,34 @@
+"""Gradient of ``refimpl.huber`` (``torch.nn.functional.huber_loss``).
+
+    term = 0.5 r^2 (|r| < delta), delta (|r| - delta/2) otherwise,  r = x - y
+    d term / d x = clip(r, -delta, delta) = -d term / d y,  times w (weight) and gbar
+    gbar = grad_output ('none'), g ('sum'), g / n ('mean': n = number of elements, NOT
+    sum(w) -- torch>=2.6's weighted huber is ``(l * w).mean()``, as the reference)
+
+Source: ATen ``huber_loss_backward``: ``x < -delta ? -delta : (x > delta ? delta : x)``
+times grad / n.  Kink convention: at |r| == delta both branches give r = +-delta
+(the loss is C^1 there; clip returns the same), at r = 0 the gradient is 0.
+mag: a product of the exact difference r: ``|grad|``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import huber as _reference
+from .._common import as_f64, broadcast_pair
+from ._common import pack, per_term, sum_to_shape
+
+
+def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None, grad_output=None) -> dict:
+    _reference(input, target, reduction=reduction, delta=delta, weight=weight)  # validates
+    delta = float(delta)
+    x0, y0 = as_f64("input", input), as_f64("target", target)
+    x, y = broadcast_pair(x0, y0)
+    c = np.clip(x - y, -delta, delta) * per_term(grad_output, reduction, x.shape)
+    if weight is not None:
+        c = c * as_f64("weight", weight)
+    return pack(
+        input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
+        target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),
+    )

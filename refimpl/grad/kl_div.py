@@ -1,0 +1,48 @@
+"""Gradient of ``refimpl.kl_div`` (``torch.nn.functional.kl_div``).
+
+log_target=False: term = xlogy(t, t) - t x
+    d/dx = -t                       mag |t|
+    d/dt = log t + 1 - x            mag |log t| + 1 + |x|
+log_target=True:  term = exp(t) (t - x)
+    d/dx = -exp(t)                  mag exp(t)
+    d/dt = exp(t) (t - x + 1)       mag exp(t) (|t| + |x| + 1)
+times gbar = grad_output ('none'), g ('sum'), g / numel ('mean'), g / input.shape[0]
+('batchmean'; the sum for a 0-d input).
+
+Source: ATen ``kl_div`` (a composite: autograd differentiates ``xlogy`` and ``*``;
+derivatives.yaml: xlogy's ``other`` gradient is ``grad * self / other``).
+Convention at the boundary t = 0 (log_target=False): the input gradient is -0, the
+target gradient is NaN -- torch's value (``0 / 0`` in xlogy's backward); the one-sided
+derivative of the mathematics is -inf.  log_target=True, t = -inf (the reference's
+zero-probability term, 0): both gradients 0 (their limits; torch gives NaN there, as its
+forward does).  No other non-smooth points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kl_div as _reference
+from .._common import as_f64
+from ._common import pack, per_term
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False, grad_output=None) -> dict:
+    _reference(input, target, reduction=reduction, log_target=log_target)  # validates
+    x, t = as_f64("input", input), as_f64("target", target)
+    denom = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else None
+    gbar = per_term(grad_output, reduction, x.shape, denominator=denom)
+    ag = np.abs(gbar)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if log_target:
+            et = np.exp(t)
+            gx, gx_mag = -et * gbar, et * ag
+            # t = -inf: the reference's term is 0 (a zero probability); the limit of the derivative is 0
+            gt = np.where(t == -np.inf, 0.0, et * (t - x + 1.0) * gbar)
+            gt_mag = np.where(t == -np.inf, 0.0, et * (np.abs(t) + np.abs(x) + 1.0) * ag)
+        else:
+            log_t = np.log(t)
+            gx, gx_mag = -t * gbar, np.abs(t) * ag
+            gt = np.where(t == 0, np.nan, (log_t + 1.0 - x) * gbar)
+            gt_mag = (np.abs(log_t) + 1.0 + np.abs(x)) * ag
+    return pack(input=(gx, gx_mag), target=(gt, gt_mag))

@@ -1,0 +1,36 @@
+"""Gradient of ``refimpl.mse`` (``torch.nn.functional.mse_loss``).
+
+    term_j = w_j r_j^2,  r = x - y (broadcast)       d term_j / d x_j = 2 w_j r_j = -d term_j / d y_j
+    VJP:   grad_x = 2 w r gbar,  grad_y = -grad_x     (summed over broadcast axes, autograd's rule)
+    gbar = grad_output ('none'), g ('sum'), g / n ('mean'), g / sum(w) ('mean' with weight:
+    torch>=2.6 divides by sum(weight), the reference's denominator)
+
+Source: ATen ``mse_loss_backward`` (2 (x - y) grad / n) and the weighted branch of
+``F.mse_loss`` (``torch.pow(r, 2) * weight``, autograd: pow backward 2 r).
+No kinks.  mag: a single product of the exact difference r: ``|grad|`` (per
+element, before the broadcast sum; the sum's mag is the sum of the |contributions|).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import mse as _reference
+from .._common import as_f64, broadcast_pair
+from ._common import pack, per_term, sum_to_shape
+
+
+def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -> dict:
+    _reference(input, target, reduction=reduction, weight=weight)  # validates
+    x0, y0 = as_f64("input", input), as_f64("target", target)
+    x, y = broadcast_pair(x0, y0)
+    r = x - y
+    if weight is None:
+        c = 2.0 * r * per_term(grad_output, reduction, r.shape)
+    else:
+        w = as_f64("weight", weight)
+        c = 2.0 * r * w * per_term(grad_output, reduction, r.shape, denominator=np.sum(w))
+    return pack(
+        input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
+        target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),
+    )
