@@ -136,7 +136,43 @@ def cosine_zero_vector_float16_is_nan() -> bool:
     return bool(torch.isnan(out).all()) and bool(np.all(ref == 1.0))
 
 
+def _bce_input_grad(x, t, dtype):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.tensor(x, dtype=dtype, requires_grad=True)
+    F.binary_cross_entropy(x, torch.tensor(t, dtype=dtype), reduction="sum").backward()
+    return x.grad.double().numpy()
+
+
+def bce_backward_float16_at_0_1_is_not_finite() -> bool:
+    import torch
+
+    g16 = _bce_input_grad([0.0, 1.0, 0.0], [0.0, 1.0, 1.0], torch.float16)
+    g32 = _bce_input_grad([0.0, 1.0, 0.0], [0.0, 1.0, 1.0], torch.float32)
+    return bool(np.all(np.isnan(g16[:2])) and np.isinf(g16[2]) and np.all(np.isfinite(g32)))
+
+
+def bce_gradient_is_zero_at_exact_boundary() -> bool:
+    import torch
+
+    g = _bce_input_grad([0.0, 1.0], [0.0, 1.0], torch.float64)
+    # the one-sided derivative: d/dx -log(1 - x) at 0 = 1, d/dx -log(x) at 1 = -1
+    return bool(np.array_equal(g, [0.0, 0.0]))
+
+
+def kl_div_target_gradient_at_zero_is_nan() -> bool:
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.tensor([0.0, 0.5], dtype=torch.float64, requires_grad=True)
+    F.kl_div(torch.tensor([-1.0, -2.0], dtype=torch.float64), t, reduction="sum").backward()
+    return bool(torch.isnan(t.grad[0])) and bool(torch.isfinite(t.grad[1]))
+
+
 CHECKS = {f.__name__: f for f in (
+    bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,
+    kl_div_target_gradient_at_zero_is_nan,
     bce_clamps_log_at_minus_100, kl_div_mean_divides_by_numel, hinge_embedding_is_negative_for_negative_inputs,
     cross_entropy_one_hot_differs_from_index_under_weighted_mean, cross_entropy_weighted_smoothing_moves_the_optimum,
     empty_batch_mean_is_nan, cross_entropy_all_ignored_mean_is_nan, triplet_distance_of_identical_vectors_is_eps,

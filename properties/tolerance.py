@@ -278,3 +278,33 @@ def scale_dice(case: Case, terms):
     spatial = int(np.prod(p.shape[2:])) * (p.shape[0] if case.kwargs.get("batch", False) else 1)
     ratio = np.abs(1 - terms)
     return 1 + (2 * log2_ceil(spatial) + 6) * (ratio + np.abs(terms)) + np.abs(terms)
+
+
+#: Roundings in one gradient element's formula (forward intermediates recomputed by the
+#: backward pass, the chain-rule products, the mean's division), each of a quantity
+#: bounded by the element's magnitude ``mag`` (``refimpl.grad``: the formula with the
+#: absolute value of every summand).  Sums over a row add their pairwise depth.
+GRADIENT_OPS = 8
+
+
+def gradient_bound(fmt: FloatFormat, mag: np.ndarray, n_summed: int, underflow_gain: float = 1.0) -> np.ndarray:
+    """Largest admissible ``|autograd - analytic|`` for a gradient element of magnitude ``mag``,
+    when ``n_summed`` contributions may be summed into it (class sums, row norms).
+
+    ``underflow_gain``: what multiplies an intermediate after it may have rounded in the
+    subnormal range -- the class / element weights (``weight``, ``pos_weight``): a softmax
+    entry e^-100 is subnormal in float32 and weight 100 scales its rounding error (measured:
+    45 subnormal spacings)."""
+    u = fmt.u + FLOAT64.u
+    floor = FLOOR_SUBNORMALS * fmt.subnormal * max(1.0, float(underflow_gain))
+    return u * (GRADIENT_OPS + log2_ceil(max(int(n_summed), 1))) * np.abs(mag) + floor
+
+
+def gradient_underflow_gain(case: Case, forward_gain=1.0) -> float:
+    """The largest factor a gradient's possibly-subnormal intermediate is multiplied by: the
+    weights (1 without), or the loss's own forward amplification (``LossSpec.underflow``, e.g.
+    kl_div log_target: exp(t) (t - x + 1), with exp(-100) subnormal in float32: 45 spacings)."""
+    weights = [np.max(np.abs(case.kwargs[k])) for k in ("weight", "pos_weight")
+               if isinstance(case.kwargs.get(k), np.ndarray) and case.kwargs[k].size]
+    forward = np.nan_to_num(np.asarray(forward_gain, dtype=np.float64), nan=1.0, posinf=1.0)
+    return max([1.0, *weights, float(np.max(forward)) if forward.size else 1.0])

@@ -564,7 +564,7 @@ def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str
     """Cosine embedding loss; torch.nn.functional.cosine_embedding_loss
     (ATen ``cosine_embedding_loss``).
 
-        cos  = sum(a b) / sqrt((sum a^2 + EPS)(sum b^2 + EPS)),   EPS = 1e-12
+        cos  = sum(a b) / sqrt((sum a^2 + EPS)(sum b^2 + EPS)),   EPS = float32(1e-12)
         term = 1 - cos             if t == 1
                max(0, cos - margin) if t == -1
                0                   otherwise (torch's where-form)
@@ -581,7 +581,7 @@ def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str
     t = _mp(target)
     if t.shape != a.shape[:-1]:
         raise ValueError(f"target shape {t.shape} must equal {a.shape[:-1]}")
-    EPS = mpmath.mpf(1e-12)
+    EPS = mpmath.mpf(9.999999960041972e-13)  # float32(1e-12): ATen's EPSILON is a float constant
 
     def cos_parts(u, v):
         ab = _xdot(u, v)

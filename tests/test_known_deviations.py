@@ -8,10 +8,12 @@ import pytest
 from properties import deviations
 from properties.bad_inputs import BAD_INPUTS
 from properties.edge_cases import EDGE_CASES
+from properties.gradients import FINITE_GRADIENT_ROWS
 
 DEVIATIONS = deviations.load()
 ROWS = {f"edge:{r.id}": r for rows in EDGE_CASES.values() for r in rows}
 ROWS.update({f"bad:{r.id}": r for rows in BAD_INPUTS.values() for r in rows})
+ROWS.update({f"grad:{r.id}": r for r in FINITE_GRADIENT_ROWS})
 
 
 @pytest.mark.parametrize("name", sorted(DEVIATIONS))

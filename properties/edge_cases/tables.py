@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
+from refimpl.cosine_embedding import EPSILON as COSINE_EPS  # float32(1e-12), torch's
+
 from ..agreement import bound_for
 from ..cases import Case
 from .expect import Raises, Value, agrees, exactly, nan, value
@@ -306,7 +308,6 @@ def _pair(a, b, y, **kw):
 
 
 Z3, W3 = A([[0.0, 0.0, 0.0]]), A([[1.0, 2.0, -2.0]])
-COSINE_EPS = 1e-12
 
 
 def _cosine(ctx, y_sign: float, margin: float = 0.0):

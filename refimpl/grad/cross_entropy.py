@@ -7,7 +7,8 @@ Class-index targets t (class weights w, W = sum_c w_c, smoothing eps, C classes)
 
     loss_i = (1-eps) w_t (-logp_t) + (eps/C) sum_c w_c (-logp_c)
     d loss_i / d x_ik = (1-eps) w_t (s_k - [k = t]) + (eps/C) (W s_k - w_k)
-    mag              = (1-eps) w_t (s_k + [k = t]) + (eps/C) (W s_k + w_k)
+    mag              = (1-eps) w_t (s'_k + [k = t]) + (eps/C) (W s'_k + w_k)
+    with s'_k = s_k (1 + |logp_k|): exp's condition on its argument's rounding
 
   times gbar_i = grad_output_i ('none'), g ('sum'), g / D ('mean', D = sum of w_t over
   the non-ignored targets -- the reference's and torch's ``total_weight``).
@@ -18,7 +19,7 @@ Class-index targets t (class weights w, W = sum_c w_c, smoothing eps, C classes)
 Probability targets q (q' = (1-eps) q + eps/C, coef_c = w_c q'_c):
 
     loss_i = -sum_c coef_c logp_c
-    d/dx_ik = s_k sum_c coef_c - coef_k            mag = s_k sum_c |coef_c| + |coef_k|
+    d/dx_ik = s_k sum_c coef_c - coef_k            mag = s'_k sum_c |coef_c| + |coef_k|
     d/dq_ic = -(1-eps) w_c logp_c                  mag = (1-eps) |w_c| (|x_c - m| + lse + 1)
   (``logp = (x - m) - log sum exp(x - m)``; the log of a sum >= 1 has an absolute
   error ~u even where logp ~ 0, hence the 1).
@@ -70,6 +71,13 @@ def cross_entropy(
                           reduction, grad_output)
 
 
+def _softmax_mag(s, logp):
+    """The magnitude of a computed softmax entry: s_k = exp(logp_k) inherits the absolute
+    rounding error of its argument, |logp_k| u, as a relative error (exp's condition), so
+    s_k (1 + |logp_k|).  (Measured: float32, x_k - m = -48: 20 ulp of s_k.)"""
+    return s * (1.0 + np.abs(logp))
+
+
 def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, reduction, grad_output):
     ignored = t == ignore_index
     t_safe = np.where(ignored, 0, t)
@@ -86,11 +94,12 @@ def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, re
     np.put_along_axis(nll, idx, np.expm1(np.take_along_axis(logp, idx, axis=axis)), axis=axis)
     wt_b = np.expand_dims(wt, axis)
     grad = (1.0 - eps) * wt_b * nll
-    mag = (1.0 - eps) * wt_b * (s + onehot)
+    s_mag = _softmax_mag(s, logp)
+    mag = (1.0 - eps) * wt_b * (s_mag + onehot)
     if eps > 0.0:
         big_w = np.sum(w)
         grad = grad + (eps / n_classes) * (big_w * s - w_b)
-        mag = mag + (eps / n_classes) * (np.abs(big_w) * s + np.abs(w_b))
+        mag = mag + (eps / n_classes) * (np.abs(big_w) * s_mag + np.abs(w_b))
     g_b = np.expand_dims(gbar, axis)
     return pack(input=(grad * g_b, mag * np.abs(g_b)))
 
@@ -104,7 +113,7 @@ def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, gra
     sum_coef = np.sum(coef, axis=axis, keepdims=True)
     sum_abs = np.sum(np.abs(coef), axis=axis, keepdims=True)
     grad_x = (s * sum_coef - coef) * g_b
-    mag_x = (s * sum_abs + np.abs(coef)) * np.abs(g_b)
+    mag_x = (_softmax_mag(s, logp) * sum_abs + np.abs(coef)) * np.abs(g_b)
     grad_q = -(1.0 - eps) * w_b * logp * g_b
     mag_q = (1.0 - eps) * np.abs(w_b) * (np.abs(d) + l + 1.0) * np.abs(g_b)
     return pack(input=(grad_x, mag_x), target=(grad_q, mag_q))

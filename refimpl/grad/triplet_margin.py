@@ -53,7 +53,7 @@ def triplet_margin(
             return d, g, np.abs(g)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.abs(np.log(np.abs(w))) + expand_rows(np.abs(np.log(d)))
-        return d, g, np.where(g == 0, 0.0, np.abs(g) * (2.0 + abs(p - 1.0) * logs))
+            return d, g, np.where(g == 0, 0.0, np.abs(g) * (2.0 + abs(p - 1.0) * logs))
 
     d_ap, g_ap, m_ap = dist_and_grad(a, pos)
     d_an, g_an, m_an = dist_and_grad(a, neg)

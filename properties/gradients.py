@@ -1,0 +1,424 @@
+"""Gradient checks: ``torch.autograd.gradcheck`` / ``gradgradcheck`` on generated smooth
+points, gradients that stay finite at the extremes training hits, and the subgradient an
+implementation picks at a kink.
+
+Smooth points by construction: the loss's own strategy drawn with ``GRADCHECK_FORMAT``
+(magnitudes ~1e-2..1e2, where gradcheck's finite differences, step 1e-6, are meaningful)
+and moved away from every kink by ``away_from_kinks`` -- a residual is pushed off the
+Huber/SmoothL1 transition, a hinge or relu argument off 0, a probability off BCE's clamp,
+a distance off 0 -- so no example is filtered away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .cases import Case
+from .edge_cases.row import KnownFailure
+from .formats import FLOAT64, FORMATS, FloatFormat
+from .guard import InputMutationError
+from .spec import LossSpec
+from .tolerance import gradient_bound, gradient_underflow_gain
+
+#: Magnitudes for finite differences: headroom_cap(...) ~ 1e2 and lower bounds ~1e-2.
+GRADCHECK_FORMAT = FloatFormat("float64", 53, max=16e3, tiny=1e-3, subnormal=5e-324)
+
+#: Distance (relative to the scale of the quantity) kept from a kink; gradcheck's step is 1e-6.
+KINK_GAP = 1e-2
+
+#: The floating arguments each loss is differentiated with respect to ("main inputs").
+#: Labels (+-1 targets, class indices) and weights are not differentiated.
+DIFFERENTIABLE = {
+    "mse": ("input", "target"), "huber": ("input", "target"), "smooth_l1": ("input", "target"),
+    "cross_entropy": ("input", "target"), "bce": ("input", "target"), "bce_with_logits": ("input", "target"),
+    "focal": ("inputs", "targets"), "kl_div": ("input", "target"), "hinge_embedding": ("input",),
+    "triplet_margin": ("anchor", "positive", "negative"), "cosine_embedding": ("input1", "input2"),
+    "contrastive": ("input1", "input2"), "dice": ("input",),
+}
+
+
+def differentiable(spec: LossSpec, case: Case) -> list[str]:
+    return [k for k in DIFFERENTIABLE[spec.name] if k in case.args and case.args[k].dtype.kind == "f"]
+
+
+def _push(v: np.ndarray, kink, scale) -> np.ndarray:
+    """Move entries of ``v`` closer than KINK_GAP * scale to ``kink`` to kink +- 2 KINK_GAP * scale."""
+    gap = KINK_GAP * scale
+    side = np.where(v >= kink, 1.0, -1.0)
+    return np.where(np.abs(v - kink) < gap, kink + 2 * side * gap, v)
+
+
+def _residual_away(case: Case, at) -> Case:
+    """input = target + r with |r| kept off ``at`` (a transition point) and off 0 when at = 0."""
+    x, y = case.args["input"], case.args["target"]
+    r = x - y
+    scale = np.maximum(np.abs(at), np.maximum(1.0, np.abs(y)))
+    r = np.sign(r + (r == 0)) * _push(np.abs(r), at, scale)
+    return Case({**case.args, "input": y + r}, case.kwargs)
+
+
+def _rows_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``b`` with every entry at least KINK_GAP (relative) from ``a``'s: no zero component of a - b."""
+    scale = np.maximum(1.0, np.abs(a))
+    return a + _push(b - a, 0.0, scale)
+
+
+def _triplet(case: Case) -> Case:
+    """No zero component in a - p, a - n (p - n with swap): the p-norm is smooth there; and
+    the relu's argument margin + d(a, p) - d(a, n) off 0 (the margin moved where it is close)."""
+    a = case.args["anchor"]
+    p, n = _rows_apart(a, case.args["positive"]), _rows_apart(a, case.args["negative"])
+    if case.kwargs.get("swap"):
+        n = _rows_apart(p, n)
+    eps, norm_p, m = case.kwargs.get("eps", 1e-6), case.kwargs.get("p", 2.0), case.kwargs["margin"]
+    dist = lambda u, v: np.sum(np.abs(u - v + eps) ** norm_p, -1) ** (1 / norm_p)
+    if case.kwargs.get("swap"):  # the minimum's kink: d(a, n) = d(p, n); halve a - p where they are close
+        close = np.abs(dist(a, n) - dist(p, n)) < 4 * KINK_GAP * np.maximum(dist(a, n), 1.0)
+        p = np.where(close[..., None], a + 0.5 * (p - a), p)
+    c = Case({"anchor": a, "positive": p, "negative": n}, case.kwargs)
+    d_neg = np.minimum(dist(a, n), dist(p, n)) if c.kwargs.get("swap") else dist(a, n)
+    gap = m + dist(a, p) - d_neg
+    if np.any(np.abs(gap) < KINK_GAP * max(1.0, m)):
+        c = c.with_kwargs(margin=m + 4 * KINK_GAP * max(1.0, m) + float(np.max(np.abs(gap))))
+    return c
+
+
+def _margin_off(case: Case, value: np.ndarray, labels_active: np.ndarray) -> Case:
+    """Shift ``margin`` so that ``margin - value`` is off 0 wherever the hinge is active."""
+    m = case.kwargs["margin"]
+    close = labels_active & (np.abs(m - value) < KINK_GAP * max(1.0, abs(m)))
+    if np.any(close):
+        m = m + 4 * KINK_GAP * max(1.0, abs(m))
+    return case.with_kwargs(margin=m) if np.any(close) else case
+
+
+def _cosine(case: Case) -> Case:
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
+    m = case.kwargs["margin"]
+    close = (y == -1) & (np.abs(cos - m) < KINK_GAP)
+    if np.any(close):  # keep margin in [-1, 1]: move it away from the nearby cosines
+        m = m - 4 * KINK_GAP if m > 0 else m + 4 * KINK_GAP
+        return _cosine(case.with_kwargs(margin=m))
+    return case
+
+
+def _contrastive(case: Case) -> Case:
+    a = case.args["input1"]
+    b = a + _push(case.args["input2"] - a, 0.0, np.maximum(1.0, np.abs(a)))
+    c = Case({**case.args, "input2": b}, case.kwargs)
+    d = np.sqrt(np.sum((a - b) ** 2, -1))
+    return _margin_off(c, d, case.args["target"] == -1)
+
+
+def _bce(case: Case) -> Case:
+    # off log's clamp and the 1/(x(1-x)) pole; targets inside (0, 1) so differences stay valid
+    x = np.clip(case.args["input"], KINK_GAP, 1 - KINK_GAP)
+    t = np.clip(case.args["target"], KINK_GAP, 1 - KINK_GAP)
+    return Case({**case.args, "input": x, "target": t}, case.kwargs)
+
+
+def _kl(case: Case) -> Case:
+    t = case.args["target"]
+    if not case.kwargs.get("log_target", False):  # d/dt t log t = log t + 1 is -inf at t = 0
+        t = np.where(t < KINK_GAP, t + 2 * KINK_GAP, t)
+    return Case({**case.args, "target": t}, case.kwargs)
+
+
+def _cross_entropy(case: Case) -> Case:
+    """At least one target not ignored: an all-ignored 'mean' is 0/0 (NaN), not a point of the loss."""
+    t = case.args["target"]
+    ignore = case.kwargs.get("ignore_index", -100)
+    if t.dtype.kind == "f" or t.size == 0 or np.any(t != ignore):
+        return case
+    n_classes = case.args["input"].shape[0 if case.args["input"].ndim == 1 else 1]
+    if n_classes == 1:  # the only class is ignored: stop ignoring it
+        return case.with_kwargs(ignore_index=-100)
+    t = t.copy()
+    t.flat[0] = (ignore + 1) % n_classes if 0 <= ignore < n_classes else 0
+    return Case({**case.args, "target": t}, case.kwargs)
+
+
+def _smooth_l1(case: Case) -> Case:
+    return _residual_away(case, case.kwargs.get("beta", 1.0))
+
+
+AWAY_FROM_KINKS: dict[str, Callable[[Case], Case]] = {
+    "mse": lambda c: c,
+    "huber": lambda c: _residual_away(c, c.kwargs.get("delta", 1.0)),
+    "smooth_l1": _smooth_l1,
+    "cross_entropy": _cross_entropy,
+    "bce": _bce,
+    "bce_with_logits": lambda c: c,
+    "focal": lambda c: c,
+    "kl_div": _kl,
+    "hinge_embedding": lambda c: _margin_off(c, c.args["input"], c.args["target"] == -1),
+    "triplet_margin": _triplet,
+    "cosine_embedding": _cosine,
+    "contrastive": _contrastive,
+    "dice": lambda c: c,
+}
+
+
+def smooth_cases(spec: LossSpec, variant: str, fmt: FloatFormat = GRADCHECK_FORMAT):
+    """The loss's strategy at moderate magnitudes (``fmt``), moved off every kink."""
+    return spec.cases(variant, fmt).map(AWAY_FROM_KINKS[spec.name])
+
+
+def gradient_format(dtype: str) -> FloatFormat:
+    """The domain of the autograd-vs-analytic comparison in ``dtype``: the dtype's precision
+    and underflow, magnitudes capped at 2^16 (the training scale; the value tests cover the
+    whole range of the dtype) so a gradient's own products stay finite."""
+    fmt = FORMATS[dtype]
+    return FloatFormat(dtype, fmt.precision, min(fmt.max, 2.0**16 * 16), fmt.tiny, fmt.subnormal)
+
+
+class GradientError(AssertionError):
+    pass
+
+
+def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str, reduction: str,
+                   grad_output: float = 1.0) -> float:
+    """Autograd's gradient of ``subject`` agrees with ``refimpl.grad`` within ``gradient_bound``.
+
+    ``case`` is rounded to ``dtype`` first (both sides see the same inputs); the upstream
+    gradient is ``grad_output`` (ones for 'none').  Returns the largest error / bound."""
+    import torch
+
+    import refimpl.grad
+
+    fmt = FORMATS[dtype]
+    case = case.rounded(dtype).with_kwargs(reduction=reduction)
+    names = [n for n in differentiable(spec, case) if n in refimpl.grad.DIFFERENTIABLE[spec.name]]
+    header = f"gradient of {spec.name} [{subject.qualname}, {dtype}, {device}, {reduction}] w.r.t. {names}\ncase: {case!r}\n"
+    f, inputs = torch_function_of(subject, case, names, reduction, dtype, device)
+    try:
+        out = f(*inputs)
+        go = torch.full_like(out, grad_output)
+        grads = torch.autograd.grad(out, inputs, go, allow_unused=True)
+    except InputMutationError:
+        raise
+    except Exception as exc:
+        raise GradientError(f"{header}backward raised {type(exc).__name__}: {exc}") from exc
+    up = np.full(out.shape, grad_output) if reduction == "none" else grad_output
+    ref = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs},
+                                          grad_output=up)
+    forward_gain = spec.underflow(case, spec.call_reference(case, reduction="none")) if spec.underflow else 1.0
+    gain = gradient_underflow_gain(case, forward_gain)
+    worst = 0.0
+    for name, g in zip(names, grads):
+        want, mag = ref[name], ref[name + "__mag"]
+        if g is None:
+            got = np.zeros_like(want)
+        else:
+            got = g.detach().to("cpu", torch.float64).numpy()
+        arg = case.args[name]
+        bnd = gradient_bound(fmt, mag, arg.shape[-1] if arg.ndim else 1, gain)
+        with np.errstate(invalid="ignore"):
+            same = (got == want) | (np.isnan(got) & np.isnan(want))
+            err = np.where(same, 0.0, np.abs(got - want))
+        err = np.where(np.isnan(err), np.inf, err)
+        ratio = np.where(err == 0, 0.0, err / bnd)
+        if ratio.size and ratio.max() > 1:
+            i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            ulp = fmt.ulp(want[i])
+            raise GradientError(
+                f"{header}d/d{name} element {i}: autograd {got[i]!r}, analytic {want[i]!r} (magnitude {mag[i]:.3e})\n"
+                f"  error: abs {err[i]:.3e}, {err[i] / ulp:.3g} ulp({dtype}); bound {bnd[i]:.3e}, "
+                f"error/bound = {ratio[i]:.3g}; {int(np.sum(ratio > 1))} of {ratio.size} elements outside\n"
+                "Reproduce:\n" + case.call_source(subject.qualname, dtype, device).replace(
+                    f"{name} = ", f"{name} = ", 1) + f"\n# then: {name}.requires_grad_(); out.backward()")
+        worst = max(worst, float(ratio.max()) if ratio.size else 0.0)
+    return worst
+
+
+def torch_function_of(subject, case: Case, names: list[str], reduction: str, dtype: str = "float64",
+                      device: str = "cpu"):
+    """``(f, inputs)``: f(*inputs) is the subject's loss as a function of the differentiable tensors."""
+    import torch
+
+    args, kwargs = case.with_kwargs(reduction=reduction).to_torch(dtype, device)
+    positions = [list(case.args).index(n) for n in names]
+    inputs = [args[i].detach().clone().requires_grad_(True) for i in positions]
+
+    def f(*diff):
+        full = list(args)
+        for i, t in zip(positions, diff):
+            full[i] = t
+        return subject(full, kwargs)
+
+    return f, inputs
+
+
+TORCH_F = "torch.nn.functional."
+A = np.array
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """A point training hits at an extreme: the gradient w.r.t. ``wrt`` must be finite there
+    (for the torch subject through autograd, and for the analytic ``refimpl.grad``)."""
+
+    loss: str
+    name: str
+    case: Case
+    wrt: tuple[str, ...]
+    why: str
+    known_failures: tuple[KnownFailure, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.loss}/{self.name}"
+
+    def known_failure(self, qualname: str, dtype: str) -> KnownFailure | None:
+        return next((k for k in self.known_failures if k.subject == qualname and dtype in k.dtypes), None)
+
+
+def _c(args: dict, **kwargs) -> Case:
+    return Case({k: A(v, dtype=float) if not isinstance(v, np.ndarray) else v for k, v in args.items()},
+                {"reduction": "sum", **kwargs})
+
+
+SAT = [[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0], [0.0, 0.0, 1e4]]
+FINITE_GRADIENT_ROWS = [
+    GradientRow("cross_entropy", "saturated_logits", _c({"input": SAT, "target": A([1, 1, 2])}), ("input",),
+                "softmax of |x| = 1e4: exp underflows, the gradient is s - onehot in [-1, 1]"),
+    GradientRow("cross_entropy", "saturated_logits-label_smoothing",
+                _c({"input": SAT, "target": A([0, 1, 2])}, label_smoothing=0.1), ("input",), "as above"),
+    GradientRow("cross_entropy", "saturated_logits-probability_targets",
+                _c({"input": SAT, "target": [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]]}), ("input", "target"),
+                "q-weighted softmax gradients; d/dq = -log p is large (1e4) but finite"),
+    GradientRow("bce_with_logits", "saturated_logits", _c({"input": [1e4, -1e4, 1e4, -1e4], "target": [0., 0., 1., 1.]}),
+                ("input", "target"), "sigmoid(x) - t in [-1, 1]; d/dt = -x"),
+    GradientRow("focal", "saturated_logits-fractional_gamma",
+                Case({"inputs": A([1e4, -1e4, 1e4, -1e4]), "targets": A([0., 0., 1., 1.])},
+                     {"alpha": 0.25, "gamma": 0.5, "reduction": "sum"}), ("inputs",),
+                "(1 - p_t)^gamma with 0 < gamma < 1 has an infinite derivative at p_t = 1, but it is multiplied "
+                "by ce = 0 there: the product's derivative is 0 (torchvision's formula gives NaN)"),
+    GradientRow("bce", "probabilities_0_and_1", _c({"input": [0.0, 1.0, 0.0, 1.0], "target": [0.0, 1.0, 1.0, 0.0]}),
+                ("input",), "torch's backward divides by max(x (1 - x), 1e-12): finite (+-1e12 where wrong)",
+                (KnownFailure("bce_backward_float16_at_0_1", TORCH_F + "binary_cross_entropy", ("float16",)),)),
+    GradientRow("triplet_margin", "anchor_is_positive",
+                _c({"anchor": [[1.0, 2.0, -1.0]], "positive": [[1.0, 2.0, -1.0]], "negative": [[1.5, 2.0, -1.0]]},
+                   margin=2.0), ("anchor", "positive", "negative"), "d(a, p) = eps D^(1/p): smooth"),
+    GradientRow("triplet_margin", "anchor_is_positive-eps_0",
+                _c({"anchor": [[1.0, 2.0, -1.0]], "positive": [[1.0, 2.0, -1.0]], "negative": [[1.5, 2.0, -1.0]]},
+                   margin=2.0, eps=0.0), ("anchor", "positive", "negative"),
+                "the norm at 0: subgradient 0 (torch's convention), not 0/0"),
+    GradientRow("cosine_embedding", "zero_vector", _c({"input1": [[0.0, 0.0, 0.0]], "input2": [[1.0, 2.0, 3.0]],
+                                                        "target": [1.0]}), ("input1", "input2"),
+                "EPS in the norms keeps 1/|a| finite (huge: ~1/sqrt(EPS))",
+                (KnownFailure("cosine_embedding_zero_vector_low_precision", TORCH_F + "cosine_embedding_loss",
+                              ("float16",)),)),
+    GradientRow("smooth_l1", "beta_0", _c({"input": [1.0, -2.0, 0.0], "target": [0.0, 0.0, 0.0]}, beta=0.0),
+                ("input", "target"), "beta = 0 is L1: sign(r), no 1/beta (pytorch#96813, PR #97022)"),
+    GradientRow("kl_div", "zero_targets", _c({"input": [-1.0, -2.0], "target": [0.0, 0.5]}), ("input",),
+                "d/dx = -t: 0 for a zero target (d/dt = log t + 1 - x is -inf there: not checked)"),
+    GradientRow("hinge_embedding", "negative_margin", _c({"input": [0.5, -0.5], "target": [-1.0, 1.0]}, margin=-1.0),
+                ("input",), "piecewise linear: 0 or +-1"),
+]
+
+
+@dataclass(frozen=True)
+class SubgradientRow:
+    """A kink: the gradient an implementation picks must lie between the one-sided gradients
+    (the analytic gradient just left and right of the kink, ``perturb(case, -+h)``), i.e. in
+    the subdifferential (its elementwise hull)."""
+
+    loss: str
+    name: str
+    case: Case
+    wrt: str
+    perturb: Callable[[Case, float], Case]
+    why: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.loss}/{self.name}"
+
+
+def _shift_input(name: str, index: int):
+    def perturb(case: Case, h: float) -> Case:
+        v = case.args[name].copy()
+        v.flat[index] += h
+        return Case({**case.args, name: v}, case.kwargs)
+    return perturb
+
+
+def _shift_kwarg(key: str):
+    return lambda case, h: case.with_kwargs(**{key: case.kwargs[key] + h})
+
+
+SUBGRADIENT_ROWS = [
+    SubgradientRow("smooth_l1", "at_beta", _c({"input": [1.5], "target": [0.0]}, beta=1.5), "input",
+                   _shift_input("input", 0), "d/dr at |r| = beta: r / beta = 1 from below, sign(r) = 1 above"),
+    SubgradientRow("smooth_l1", "l1_at_0", _c({"input": [0.0], "target": [0.0]}, beta=0.0), "input",
+                   _shift_input("input", 0), "|r| at 0: subdifferential [-1, 1]"),
+    SubgradientRow("huber", "at_delta", _c({"input": [-2.0], "target": [0.0]}, delta=2.0), "input",
+                   _shift_input("input", 0), "d/dr at |r| = delta: r = -delta from both sides"),
+    SubgradientRow("hinge_embedding", "at_margin", _c({"input": [1.0], "target": [-1.0]}, margin=1.0), "input",
+                   _shift_input("input", 0), "max(0, margin - x) at x = margin: subdifferential [-1, 0]"),
+    SubgradientRow("triplet_margin", "relu_at_0",
+                   _c({"anchor": [[0.0, 0.0]], "positive": [[1.0, 0.0]], "negative": [[0.0, 2.0]]}, margin=1.0, eps=0.0),
+                   "anchor", _shift_kwarg("margin"), "relu(margin + d(a,p) - d(a,n)) at 0: lambda * the active gradient"),
+    SubgradientRow("cosine_embedding", "at_margin",
+                   _c({"input1": [[1.0, 0.0]], "input2": [[0.0, 1.0]], "target": [-1.0]}, margin=0.0), "input1",
+                   _shift_kwarg("margin"), "max(0, cos - margin) at cos = margin: lambda * d cos"),
+]
+
+
+def gradcheck_case(subject, case: Case, names: list[str], reduction: str, device: str = "cpu",
+                   second_order: bool = True, fast_mode: bool = True) -> None:
+    """``torch.autograd.gradcheck`` (and ``gradgradcheck``) of ``subject`` at ``case`` in float64,
+    w.r.t. ``names``, with gradcheck's own finite-difference tolerances (step 1e-6, atol 1e-5,
+    rtol 1e-3), which ``GRADCHECK_FORMAT``'s magnitudes make meaningful.  ``fast_mode``:
+    gradcheck's check of random projections u^T J v instead of every Jacobian entry (one
+    numerical directional derivative instead of one per input element); the element-wise
+    comparison is ``check_gradient`` against the analytic gradient."""
+    import torch
+
+    f, inputs = torch_function_of(subject, case, names, reduction, "float64", device)
+    torch.autograd.gradcheck(f, inputs, raise_exception=True, fast_mode=fast_mode)
+    if second_order:
+        torch.autograd.gradgradcheck(f, inputs, raise_exception=True, fast_mode=fast_mode)
+
+
+def autograd(subject, case: Case, names, dtype: str = "float64", device: str = "cpu") -> dict[str, np.ndarray]:
+    """``{name: d(loss)/d(name)}`` by autograd (upstream gradient ones), as float64 NumPy."""
+    import torch
+
+    reduction = case.kwargs.get("reduction", "mean")
+    f, inputs = torch_function_of(subject, case, list(names), reduction, dtype, device)
+    out = f(*inputs)
+    grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True)
+    return {n: (np.zeros(t.shape) if g is None else g.detach().to("cpu", torch.float64).numpy())
+            for n, g, t in zip(names, grads, inputs)}
+
+
+def analytic(spec: LossSpec, case: Case) -> dict[str, np.ndarray]:
+    import refimpl.grad
+
+    return getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs})
+
+
+def nonfinite_gradients(grads: dict[str, np.ndarray], names) -> list[str]:
+    return [f"d/d{n} = {np.array2string(grads[n], threshold=8)}" for n in names if not np.all(np.isfinite(grads[n]))]
+
+
+def subgradient_problem(row: SubgradientRow, spec: LossSpec, subject, h: float = 1e-7) -> str | None:
+    """None if ``subject``'s gradient at the kink lies between the analytic one-sided gradients
+    (within the float64 gradient bound), else a description."""
+    got = autograd(subject, row.case, [row.wrt])[row.wrt]
+    sides = [analytic(spec, row.perturb(row.case, s * h)) for s in (-1.0, 1.0)]
+    lo = np.minimum(sides[0][row.wrt], sides[1][row.wrt])
+    hi = np.maximum(sides[0][row.wrt], sides[1][row.wrt])
+    mag = np.maximum(sides[0][row.wrt + "__mag"], sides[1][row.wrt + "__mag"])
+    # one-sided gradients at distance h from the kink differ from the limits by O(h) (smooth branches)
+    tol = gradient_bound(FLOAT64, mag, got.size) + 4 * h * (1 + mag)
+    if np.all((got >= lo - tol) & (got <= hi + tol)):
+        return None
+    return (f"subgradient {row.id} [{subject.qualname}]: d/d{row.wrt} = {got}, outside the subdifferential "
+            f"[{lo}, {hi}] ({row.why})")

@@ -1,0 +1,119 @@
+"""Each gradient check fails on a deliberately wrong implementation (a wrong backward, a
+gradient off by 128 u, a NaN-producing stabiliser, a gradient outside the subdifferential),
+while the torch built-in passes it (tests/test_gradients.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings, strategies as st
+
+from torch.autograd.gradcheck import GradcheckError
+
+from properties.formats import DTYPE_NAMES, FORMATS
+from properties.gradients import (
+    FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, analytic, autograd, check_gradient, differentiable,
+    gradcheck_case, gradient_format, nonfinite_gradients, smooth_cases, subgradient_problem,
+)
+from properties.specs import SPECS
+from properties.subjects import Subject, builtin_subjects
+
+TORCH_LOSSES = [n for n, s in SPECS.items() if s.torch_function]
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the backward multiplies the incoming gradient (a wrong custom backward)."""
+
+    @staticmethod
+    def forward(ctx, x, factor):
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.factor, None
+
+
+def _wrapped(spec, name, transform) -> Subject:
+    (base,) = builtin_subjects(spec)
+
+    def call(*args, **kwargs):
+        return transform(base.fn, args, kwargs)
+
+    return Subject(spec.name, name, f"mutant.{name}", call)
+
+
+def wrong_backward(spec, factor):
+    """Scales the gradient of every input by ``factor`` (the value is right)."""
+    def transform(fn, args, kwargs):
+        return fn(*[_ScaleGrad.apply(a, factor) if a.is_floating_point() else a for a in args], **kwargs)
+    return _wrapped(spec, f"grad_times_{factor}", transform)
+
+
+def nan_gradient(spec, wrt):
+    """Adds 0 * sqrt(x - x.detach()): the value is unchanged, d/dx is 0 * inf = NaN."""
+    names = list(spec.arg_names)
+
+    def transform(fn, args, kwargs):
+        out = fn(*args, **kwargs)
+        x = args[names.index(wrt)]
+        return out + 0.0 * torch.sqrt(x - x.detach()).sum()
+    return _wrapped(spec, "nan_gradient", transform)
+
+
+def shifted_gradient(spec, wrt, shift=3.0):
+    """Adds shift * sum(x - x.detach()): the value is unchanged, the gradient moves by ``shift``."""
+    names = list(spec.arg_names)
+
+    def transform(fn, args, kwargs):
+        x = args[names.index(wrt)]
+        return fn(*args, **kwargs) + shift * (x - x.detach()).sum()
+    return _wrapped(spec, "shifted_gradient", transform)
+
+
+@pytest.mark.parametrize("loss", TORCH_LOSSES)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_gradcheck_catches_a_wrong_backward(loss, data):
+    spec = SPECS[loss]
+    case = data.draw(smooth_cases(spec, spec.variants[0])).with_kwargs(reduction="sum")
+    names = differentiable(spec, case)
+    # gradcheck's own tolerance is atol 1e-5 + rtol 1e-3: a gradient of 1e-3 off by 10% is beyond it
+    assume(any(np.max(np.abs(g), initial=0) > 1e-3 for g in autograd(builtin_subjects(spec)[0], case, names).values()))
+    with pytest.raises(GradcheckError):
+        gradcheck_case(wrong_backward(spec, 1.1), case, names, "sum", second_order=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPE_NAMES)
+@pytest.mark.parametrize("loss", TORCH_LOSSES)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_gradient_bound_catches_128_ulp(loss, dtype, data):
+    """A backward off by a factor 1 + 128 u is rejected wherever some element is well-conditioned
+    (magnitude <= 4 |gradient|): the bound is (8 + log2 n) u * magnitude there."""
+    spec = SPECS[loss]
+    case = data.draw(smooth_cases(spec, spec.variants[0], gradient_format(dtype))).rounded(dtype)
+    reduction = data.draw(st.sampled_from(spec.reductions))
+    ref = analytic(spec, case.with_kwargs(reduction=reduction))
+    names = differentiable(spec, case)
+    normal = 2 ** 10 * FORMATS[dtype].tiny  # above the underflow floor
+    conditioned = [np.any((np.abs(ref[n]) > normal) & (ref[n + "__mag"] <= 4 * np.abs(ref[n]))) for n in names]
+    assume(any(conditioned))
+    check_gradient(spec, builtin_subjects(spec)[0], case, dtype, "cpu", reduction)  # the built-in passes
+    with pytest.raises(GradientError):
+        check_gradient(spec, wrong_backward(spec, 1 + 128 * FORMATS[dtype].u), case, dtype, "cpu", reduction)
+
+
+@pytest.mark.parametrize("row", [r for r in FINITE_GRADIENT_ROWS if r.loss in TORCH_LOSSES],
+                         ids=lambda r: r.id)
+def test_finite_gradient_row_catches_nan(row):
+    spec = SPECS[row.loss]
+    bad = nan_gradient(spec, row.wrt[0])
+    assert nonfinite_gradients(autograd(bad, row.case, row.wrt), row.wrt)
+
+
+@pytest.mark.parametrize("row", SUBGRADIENT_ROWS, ids=lambda r: r.id)
+def test_subgradient_row_catches_a_gradient_outside(row):
+    spec = SPECS[row.loss]
+    assert subgradient_problem(row, spec, shifted_gradient(spec, row.wrt)) is not None

@@ -1,0 +1,109 @@
+"""Gradients of every implementation under test.
+
+- ``test_gradcheck_<loss>``: torch.autograd.gradcheck and gradgradcheck in float64 w.r.t.
+  every differentiable input, at generated points kept off every kink by construction
+  (``properties.gradients.smooth_cases``).
+- ``test_gradient_<loss>``: autograd's gradient in every dtype and device against the
+  independent analytic gradient (``refimpl.grad``, itself verified by finite differences
+  and mpmath in test_reference_gradients.py), within ``tolerance.gradient_bound``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import assume, given, settings, strategies as st
+
+from properties.formats import DTYPE_NAMES
+from properties.gradients import check_gradient, differentiable, gradcheck_case, gradient_format, smooth_cases
+from properties.specs import SPECS
+from properties.subjects import builtin_subjects
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=[pytest.mark.cuda, CUDA])]
+
+#: gradcheck differentiates numerically element by element (and gradgradcheck twice): a few
+#: examples per variant, each with a drawn reduction -- 6 by default, 125 nightly.
+GRADCHECK_EXAMPLES = max(3, settings().max_examples // 4)
+EXAMPLES = max(4, settings().max_examples // 3)
+
+def _gradcheck_test(spec):
+    (subject,) = builtin_subjects(spec)
+    params = [pytest.param(v, d.values[0], id=f"{d.id}-{v}", marks=d.marks) for d in DEVICES for v in spec.variants]
+
+    @pytest.mark.parametrize("variant, device", params)
+    @settings(max_examples=GRADCHECK_EXAMPLES)
+    @given(data=st.data())
+    def test(variant, device, data):
+        case = data.draw(smooth_cases(spec, variant), label="case")
+        reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
+        names = differentiable(spec, case)
+        gradcheck_case(subject, case, names, reduction, device)
+
+    test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
+    return test
+
+
+def _gradient_test(spec):
+    (subject,) = builtin_subjects(spec)
+    params = [pytest.param(dt, d.values[0], v, id=f"{dt}-{d.id}-{v}", marks=d.marks)
+              for d in DEVICES for dt in DTYPE_NAMES for v in spec.variants]
+
+    @pytest.mark.parametrize("dtype, device, variant", params)
+    @settings(max_examples=EXAMPLES)
+    @given(data=st.data())
+    def test(dtype, device, variant, data):
+        case = data.draw(smooth_cases(spec, variant, gradient_format(dtype)), label="case")
+        reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
+        assume(spec.admits(case.rounded(dtype), gradient_format(dtype)))
+        check_gradient(spec, subject, case, dtype, device, reduction)
+
+    test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
+    return test
+
+
+for _spec in SPECS.values():
+    if _spec.torch_function:
+        globals()[f"test_gradcheck_{_spec.name}"] = _gradcheck_test(_spec)
+        globals()[f"test_gradient_{_spec.name}"] = _gradient_test(_spec)
+
+
+# ---- finite gradients at the extremes, subgradients at kinks ----------------------------
+
+from properties.gradients import (  # noqa: E402
+    FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, analytic, autograd, nonfinite_gradients, subgradient_problem,
+)
+
+
+def _finite_params():
+    for row in FINITE_GRADIENT_ROWS:
+        yield pytest.param(row, None, "float64", "cpu", id=f"{row.loss}-refimpl.grad-{row.name}")
+        for subject in builtin_subjects(SPECS[row.loss]):
+            for d in DEVICES:
+                for dtype in DTYPE_NAMES:
+                    yield pytest.param(row, subject, dtype, d.values[0], id=f"{row.loss}-torch-{dtype}-{d.id}-{row.name}",
+                                       marks=d.marks)
+
+
+@pytest.mark.parametrize("row, subject, dtype, device", list(_finite_params()))
+def test_gradient_finite_at_extremes(row, subject, dtype, device):
+    case = row.case.rounded(dtype)
+    if subject is None:
+        problems = nonfinite_gradients(analytic(SPECS[row.loss], case), row.wrt)
+        assert not problems, f"refimpl.grad.{row.loss} at {row.id}: {problems}"
+        return
+    problems = nonfinite_gradients(autograd(subject, case, row.wrt, dtype, device), row.wrt)
+    known = row.known_failure(subject.qualname, dtype)
+    if known is None:
+        assert not problems, f"{subject.qualname} [{dtype}, {device}] at {row.id} ({row.why}): {problems}\ncase: {case!r}"
+    else:
+        assert problems, (f"known deviation {known.deviation!r} no longer holds: {subject.qualname} [{dtype}] now has "
+                          f"finite gradients at {row.id}. Update properties/known_deviations.toml.")
+
+
+@pytest.mark.parametrize("row", SUBGRADIENT_ROWS, ids=[r.id for r in SUBGRADIENT_ROWS])
+def test_subgradient_at_kink(row):
+    spec = SPECS[row.loss]
+    for subject in builtin_subjects(spec):
+        problem = subgradient_problem(row, spec, subject)
+        assert problem is None, problem
