@@ -170,7 +170,20 @@ def kl_div_target_gradient_at_zero_is_nan() -> bool:
     return bool(torch.isnan(t.grad[0])) and bool(torch.isfinite(t.grad[1]))
 
 
+def triplet_pnorm_gradient_float16_is_infinite() -> bool:
+    import torch
+    import torch.nn.functional as F
+
+    grads = []
+    for dtype in (torch.float16, torch.float32):
+        a = torch.zeros(1, 1, dtype=dtype, requires_grad=True)
+        F.pairwise_distance(a, torch.tensor([[0.01]], dtype=dtype), p=3.62).sum().backward()
+        grads.append(float(a.grad))
+    return np.isinf(grads[0]) and abs(grads[1] + 1.0) < 1e-3
+
+
 CHECKS = {f.__name__: f for f in (
+    triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,
     kl_div_target_gradient_at_zero_is_nan,
     bce_clamps_log_at_minus_100, kl_div_mean_divides_by_numel, hinge_embedding_is_negative_for_negative_inputs,
