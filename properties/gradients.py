@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from hypothesis import assume
 
 from .cases import Case
 from .edge_cases.row import KnownFailure
@@ -80,8 +81,10 @@ def _triplet(case: Case, fmt: FloatFormat = GRADCHECK_FORMAT) -> Case:
     kg = max(KINK_GAP, 16 * fmt.u)
     a = case.args["anchor"]
     p, n = _rows_apart(a, case.args["positive"], gap), _rows_apart(a, case.args["negative"], gap)
-    if case.kwargs.get("swap"):
-        n = _rows_apart(p, n, gap)
+    if case.kwargs.get("swap"):  # n apart from both a and p: alternate (two gaps rarely collide)
+        for _ in range(3):
+            n = _rows_apart(a, _rows_apart(p, n, gap), gap)
+        assume(np.array_equal(_rows_apart(p, n, gap), n))
     dist = lambda u, v: np.sum(np.abs(u - v + eps) ** norm_p, -1) ** (1 / norm_p)
     for _ in range(4):  # the minimum's kink d(a, n) = d(p, n): move p away from a until they are apart
         if not case.kwargs.get("swap"):
