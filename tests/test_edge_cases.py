@@ -9,36 +9,20 @@ the day upstream changes the behaviour, this test says so.
 from __future__ import annotations
 
 import pytest
-import torch
 from hypothesis import assume, given, settings, strategies as st
 
 from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
 from properties.formats import FORMATS
 from properties.specs import SPECS
-from properties.subjects import builtin_subjects, reference_subject
-
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+from matrix import subject_matrix
 
 #: A row is one behaviour, not a domain to explore: a third of the profile's examples per row
 #: (8 by default, 166 nightly; a fixed row runs once whatever the number).
 EXAMPLES = max(4, settings().max_examples // 3)
 
 
-def _matrix(spec):
-    ref = reference_subject(spec)
-    for row in EDGE_CASES[spec.name]:
-        if "float64" in row.dtypes:
-            yield pytest.param(ref, "float64", "cpu", row, id=f"refimpl-float64-cpu-{row.name}")
-        for subject in builtin_subjects(spec):
-            for device in ("cpu", "cuda"):
-                marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
-                for dtype in row.dtypes:
-                    yield pytest.param(subject, dtype, device, row, id=f"{subject.name}-{dtype}-{device}-{row.name}",
-                                       marks=marks)
-
-
 def _edge_test(spec):
-    @pytest.mark.parametrize("subject, dtype, device, row", list(_matrix(spec)))
+    @pytest.mark.parametrize("subject, dtype, device, row", list(subject_matrix(spec, EDGE_CASES[spec.name])))
     @settings(max_examples=EXAMPLES)
     @given(data=st.data())
     def test(subject, dtype, device, row, data):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import as_f64
+from .._common import as_f64, broadcast_weight
 
 
 def upstream(grad_output, reduction: str, terms_shape) -> np.ndarray:
@@ -102,3 +102,11 @@ def pack(**grads) -> dict:
         out[name] = np.asarray(g, dtype=np.float64)
         out[name + "__mag"] = np.abs(np.asarray(mag, dtype=np.float64))
     return out
+
+
+def weighted_per_term(grad_output, reduction: str, shape, weight) -> np.ndarray:
+    """:func:`per_term` times an element weight broadcast to ``shape`` (BCE and BCE-with-logits;
+    their 'mean' divides by the number of elements, not by the weights)."""
+    gbar = per_term(grad_output, reduction, shape)
+    w = broadcast_weight(weight, shape)
+    return gbar if w is None else gbar * w

@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import bce as _reference
-from .._common import as_f64, broadcast_weight
-from ._common import pack, per_term
+from .._common import as_f64
+from ._common import pack, weighted_per_term
 
 #: ATen Loss.cpp's floor of x (1 - x) in the backward, ``EPSILON = 1e-12`` -- a float
 #: literal: in float64 arithmetic it is float32(1e-12) = 9.999999960041972e-13 (measured:
@@ -60,10 +60,7 @@ def neg_logit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, grad_output=None) -> dict:
     _reference(input, target, weight=weight, reduction=reduction, clamp_log=clamp_log)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
-    gbar = per_term(grad_output, reduction, x.shape)
-    w = broadcast_weight(weight, x.shape)
-    if w is not None:
-        gbar = gbar * w
+    gbar = weighted_per_term(grad_output, reduction, x.shape, weight)
     prod = x * (1.0 - x)
     with np.errstate(divide="ignore", invalid="ignore"):
         # (x - t) gbar first: a zero upstream gradient gives 0 where 1/(x(1-x)) overflows

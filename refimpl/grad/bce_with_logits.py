@@ -26,16 +26,13 @@ from scipy.special import expit
 from .. import bce_with_logits as _reference
 from .._common import as_f64, broadcast_weight
 from ..bce_with_logits import softplus_pair
-from ._common import pack, per_term
+from ._common import pack, weighted_per_term
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
     _reference(input, target, weight=weight, reduction=reduction, pos_weight=pos_weight)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
-    gbar = per_term(grad_output, reduction, x.shape)
-    w = broadcast_weight(weight, x.shape)
-    if w is not None:
-        gbar = gbar * w
+    gbar = weighted_per_term(grad_output, reduction, x.shape, weight)
     pw = broadcast_weight(pos_weight, x.shape, name="pos_weight")
     pw = np.ones(x.shape) if pw is None else pw
     torch_mag = (1.0 + np.abs(pw - 1.0) * np.abs(t)) * expit(x) + np.abs(pw * t)

@@ -1,0 +1,26 @@
+"""The test matrix shared by the table-driven tests (edge cases, invariants): each row against
+the reference (float64, CPU: the mathematics) and against every implementation under test in
+each dtype the row runs in and each device (CUDA marked, and skipped without a device)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from properties.subjects import builtin_subjects, reference_subject
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def subject_matrix(spec, rows, dtypes_of=lambda row: row.dtypes):
+    """``pytest.param(subject, dtype, device, row)`` with ids ``<subject>-<dtype>-<device>-<row>``."""
+    ref = reference_subject(spec)
+    for row in rows:
+        if "float64" in dtypes_of(row):
+            yield pytest.param(ref, "float64", "cpu", row, id=f"refimpl-float64-cpu-{row.name}")
+        for subject in builtin_subjects(spec):
+            for device in ("cpu", "cuda"):
+                marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
+                for dtype in dtypes_of(row):
+                    yield pytest.param(subject, dtype, device, row, id=f"{subject.name}-{dtype}-{device}-{row.name}",
+                                       marks=marks)
