@@ -1,0 +1,49 @@
+"""The invariant tables (``properties.invariants``): every invariant against every implementation
+under test (each dtype it runs in, each device) and against the reference (float64).
+
+Ids read ``test_invariant_<loss>[<subject>-<dtype>-<device>-<invariant>]``.  An invariant an
+implementation is recorded to violate (``KnownFailure``: a known deviation) is asserted to
+still fail, so the day upstream changes the behaviour, this test says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from properties.formats import FORMATS
+from properties.invariants import INVARIANTS, InvariantViolation, Unsupported, run_invariant
+from properties.specs import SPECS
+from matrix import subject_matrix
+
+#: An invariant is one relation, not a domain to explore: a third of the profile's examples
+#: (8 by default, 166 nightly), as the edge-case tables.
+EXAMPLES = max(4, settings().max_examples // 3)
+
+
+def _invariant_test(spec):
+    @pytest.mark.parametrize("subject, dtype, device, inv", list(subject_matrix(spec, INVARIANTS[spec.name])))
+    @settings(max_examples=EXAMPLES)
+    @given(data=st.data())
+    def test(subject, dtype, device, inv, data):
+        fmt = FORMATS[dtype]
+        case = data.draw(inv.strategy(spec, fmt), label="case").rounded(dtype)
+        known = inv.known_failure(subject, dtype)
+        try:
+            if known is None:
+                run_invariant(inv, spec, subject, dtype, device, case, data.draw)
+                return
+            with pytest.raises(InvariantViolation):
+                run_invariant(inv, spec, subject, dtype, device, case, data.draw)
+                pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now meets "
+                            f"{inv.id}. Upstream changed: update properties/known_deviations.toml.")
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+
+    test.__name__ = test.__qualname__ = f"test_invariant_{spec.name}"
+    test.__doc__ = f"The {spec.name} invariants."
+    return test
+
+
+for _spec in SPECS.values():
+    globals()[f"test_invariant_{_spec.name}"] = _invariant_test(_spec)
