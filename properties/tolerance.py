@@ -264,7 +264,7 @@ def scale_focal(case: Case, terms):
     ce = t * softplus(-x) + (1 - t) * softplus(x)
     ce_b = 4 * (np.abs((1 - t) * x) + softplus(-x)) + 2 * ce
     at = np.abs(alpha * t + (1 - alpha) * (1 - t)) if alpha >= 0 else 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # q^(gamma-1) at q = 0: inf, masked
         amp = np.where(ce == 0, 0.0, 4 * gamma * ce * q ** (gamma - 1)) if gamma > 0 else 0.0
     return at * (q**gamma * ce_b + amp) + 4 * np.abs(terms)
 
