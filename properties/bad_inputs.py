@@ -149,8 +149,6 @@ class BadInputFailure(AssertionError):
 def check_bad_input(row: BadInput, subject: Subject, dtype: str, device: str, *, reference: bool = False) -> None:
     """The valid call of ``row.loss`` succeeds and ``row``'s call raises (the type torch raises,
     for torch; a ValueError naming the problem, for the reference), mutating nothing."""
-    import torch
-
     base, bad = VALID[row.loss], row.case()
     where = f"bad input {row.id} [{subject.qualname}, {dtype}, {device}]"
     for label, case in (("the valid call", base), ("the invalid call", bad)):

@@ -151,11 +151,11 @@ def _cross_entropy(case: Case) -> Case:
     if t.dtype.kind == "f" or t.size == 0 or np.any(t != ignore):
         return case
     n_classes = case.args["input"].shape[0 if case.args["input"].ndim == 1 else 1]
-    if n_classes == 1:  # the only class is ignored: stop ignoring it
-        return case.with_kwargs(ignore_index=-100)
     t = t.copy()
     t.flat[0] = (ignore + 1) % n_classes if 0 <= ignore < n_classes else 0
-    return Case({**case.args, "target": t}, case.kwargs)
+    case = Case({**case.args, "target": t}, case.kwargs)
+    # with one class, class 0 may itself be the ignore_index: stop ignoring it
+    return case.with_kwargs(ignore_index=-100) if t.flat[0] == ignore else case
 
 
 def _smooth_l1(case: Case) -> Case:
@@ -257,8 +257,6 @@ def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str,
 def torch_function_of(subject, case: Case, names: list[str], reduction: str, dtype: str = "float64",
                       device: str = "cpu"):
     """``(f, inputs)``: f(*inputs) is the subject's loss as a function of the differentiable tensors."""
-    import torch
-
     args, kwargs = case.with_kwargs(reduction=reduction).to_torch(dtype, device)
     positions = [list(case.args).index(n) for n in names]
     inputs = [args[i].detach().clone().requires_grad_(True) for i in positions]

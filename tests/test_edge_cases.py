@@ -14,16 +14,12 @@ from hypothesis import assume, given, settings, strategies as st
 from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
 from properties.formats import FORMATS
 from properties.specs import SPECS
-from matrix import subject_matrix
-
-#: A row is one behaviour, not a domain to explore: a third of the profile's examples per row
-#: (8 by default, 166 nightly; a fixed row runs once whatever the number).
-EXAMPLES = max(4, settings().max_examples // 3)
+from matrix import ROW_EXAMPLES, subject_matrix
 
 
 def _edge_test(spec):
     @pytest.mark.parametrize("subject, dtype, device, row", list(subject_matrix(spec, EDGE_CASES[spec.name])))
-    @settings(max_examples=EXAMPLES)
+    @settings(max_examples=ROW_EXAMPLES)
     @given(data=st.data())
     def test(subject, dtype, device, row, data):
         fmt = FORMATS[dtype]

@@ -14,16 +14,12 @@ from hypothesis import given, settings, strategies as st
 from properties.formats import FORMATS
 from properties.invariants import INVARIANTS, InvariantViolation, Unsupported, run_invariant
 from properties.specs import SPECS
-from matrix import subject_matrix
-
-#: An invariant is one relation, not a domain to explore: a third of the profile's examples
-#: (8 by default, 166 nightly), as the edge-case tables.
-EXAMPLES = max(4, settings().max_examples // 3)
+from matrix import ROW_EXAMPLES, subject_matrix
 
 
 def _invariant_test(spec):
     @pytest.mark.parametrize("subject, dtype, device, inv", list(subject_matrix(spec, INVARIANTS[spec.name])))
-    @settings(max_examples=EXAMPLES)
+    @settings(max_examples=ROW_EXAMPLES)
     @given(data=st.data())
     def test(subject, dtype, device, inv, data):
         fmt = FORMATS[dtype]

@@ -429,7 +429,6 @@ def _fixed_cases():
     r = np.random.default_rng(20240611)  # the same cases on every call
     n = lambda *s: r.standard_normal(s)
     u = lambda *s: r.uniform(0.05, 0.95, s)
-    pm = lambda *s: np.where(r.random(s) < 0.5, 1.0, -1.0)
     from properties.cases import Case
     return {
         "mse": Case({"input": n(3, 4), "target": n(3, 4)}, {"weight": u(3, 4) * 3}),

@@ -16,7 +16,7 @@ from refimpl.cosine_embedding import EPSILON as COSINE_EPS  # float32(1e-12), to
 
 from ..agreement import bound_for
 from ..cases import Case
-from .expect import Raises, Value, agrees, exactly, nan, value
+from .expect import Raises, exactly, nan, value
 from .row import EdgeCase, KnownFailure
 
 A = np.array
