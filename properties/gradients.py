@@ -93,6 +93,8 @@ def _triplet(case: Case, fmt: FloatFormat = GRADCHECK_FORMAT) -> Case:
         if not np.any(close):
             break
         p = np.where(close[..., None], a + 1.5 * (p - a), p)
+    else:  # (an L1 distance can be unchanged by that move: then the case is not smooth)
+        assume(not np.any(np.abs(dist(a, n) - dist(p, n)) < 4 * kg * np.maximum(dist(a, n), 1.0)))
     c = Case({"anchor": a, "positive": p, "negative": n}, case.kwargs)
     d_neg = np.minimum(dist(a, n), dist(p, n)) if c.kwargs.get("swap") else dist(a, n)
     gap = m + dist(a, p) - d_neg
