@@ -56,9 +56,12 @@ def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
     )
 
 
-def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, result: np.ndarray) -> np.ndarray:
-    """The tolerance model's bound for ``result`` (the reference value of ``case``), shaped like it."""
-    terms = spec.call_reference(case, reduction="none")
+def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, result: np.ndarray,
+              terms: np.ndarray | None = None) -> np.ndarray:
+    """The tolerance model's bound for ``result`` (the reference value of ``case``), shaped like it.
+    ``terms``: the reference's unreduced terms of ``case`` when the caller has them already."""
+    if terms is None:
+        terms = spec.call_reference(case, reduction="none")
     budget = spec.scale(case, terms)
     denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
     gain = spec.underflow(case, terms) if spec.underflow else 1.0
@@ -99,7 +102,7 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
         raise AgreementError(header + "; ".join(problems) + repro)
 
     got = out.detach().to("cpu", torch.float64).numpy()
-    bnd = bound_for(spec, fmt, case, reduction, ref)
+    bnd = bound_for(spec, fmt, case, reduction, ref, terms=ref if reduction == "none" else None)
 
     nan_mismatch = np.isnan(got) != np.isnan(ref)
     with np.errstate(invalid="ignore"):

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .cases import Case
-from .edge_cases.row import KnownFailure
+from .edge_cases.row import KnownFailure, find_known_failure
 from .guard import InputMutationError
 from .subjects import Subject
 
@@ -66,7 +66,7 @@ class BadInput:
         return self.change(VALID[self.loss])
 
     def known_failure(self, qualname: str) -> KnownFailure | None:
-        return next((k for k in self.known_failures if k.subject == qualname), None)
+        return find_known_failure(self.known_failures, qualname)
 
 
 def kw(**kwargs) -> Callable[[Case], Case]:

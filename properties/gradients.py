@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import assume
 
 from .cases import Case
-from .edge_cases.row import KnownFailure
+from .edge_cases.row import KnownFailure, find_known_failure
 from .formats import FLOAT64, FORMATS, FloatFormat
 from .guard import InputMutationError
 from .spec import LossSpec
@@ -293,7 +293,7 @@ class GradientRow:
         return f"{self.loss}/{self.name}"
 
     def known_failure(self, qualname: str, dtype: str) -> KnownFailure | None:
-        return next((k for k in self.known_failures if k.subject == qualname and dtype in k.dtypes), None)
+        return find_known_failure(self.known_failures, qualname, dtype)
 
 
 def _c(args: dict, **kwargs) -> Case:

@@ -76,12 +76,6 @@ def _with_reduction(spec: LossSpec):
     return inputs
 
 
-def _contiguous_strides(shape):
-    import torch
-
-    return torch.empty(shape, device="meta").stride()
-
-
 LAYOUTS = (
     Layout("non_contiguous", lambda t: __import__("torch").stack([t, t.new_zeros(t.shape)], -1)[..., 0],
            "torch.stack([t, t.new_zeros(t.shape)], -1)[..., 0]"),

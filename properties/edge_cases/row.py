@@ -50,6 +50,11 @@ class KnownFailure:
     dtypes: tuple[str, ...] = DTYPE_NAMES
 
 
+def find_known_failure(known_failures, qualname: str, dtype: str | None = None) -> KnownFailure | None:
+    """The recorded known failure of subject ``qualname`` (in ``dtype``, if given), or None."""
+    return next((k for k in known_failures if k.subject == qualname and (dtype is None or dtype in k.dtypes)), None)
+
+
 @dataclass(frozen=True)
 class EdgeCase:
     """One row: a named input (a fixed :class:`Case`, or ``inputs(fmt)`` giving a Case or a
@@ -79,7 +84,7 @@ class EdgeCase:
         return isinstance(self.inputs, Case)
 
     def known_failure(self, subject: Subject, dtype: str) -> KnownFailure | None:
-        return next((k for k in self.known_failures if k.subject == subject.qualname and dtype in k.dtypes), None)
+        return find_known_failure(self.known_failures, subject.qualname, dtype)
 
 
 def prepared(row: EdgeCase, case: Case, dtype: str) -> Case:

@@ -44,7 +44,7 @@ from hypothesis import assume, strategies as st
 
 from ..agreement import bound_for
 from ..cases import Case
-from ..edge_cases.row import KnownFailure
+from ..edge_cases.row import KnownFailure, find_known_failure
 from ..formats import DTYPE_NAMES, FORMATS, FloatFormat
 from ..guard import InputMutationError
 from ..spec import LossSpec
@@ -313,7 +313,7 @@ class Invariant:
         return st.sampled_from(variants).flatmap(lambda v: spec.cases(v, fmt))
 
     def known_failure(self, subject: Subject, dtype: str) -> KnownFailure | None:
-        return next((k for k in self.known_failures if k.subject == subject.qualname and dtype in k.dtypes), None)
+        return find_known_failure(self.known_failures, subject.qualname, dtype)
 
 
 def _violations(claim: Claim):
