@@ -159,6 +159,15 @@ def _negated_margin(base):
     return call
 
 
+def _hinge_reversed_margin(base):
+    """The y = -1 branch written max(0, x - margin) instead of max(0, margin - x): decreasing in
+    the margin wherever x > margin (most drawn distances; the old 'margin negated' mutant only
+    differed for x < -margin, which a search over distances can miss)."""
+    def call(input, target, margin=1.0, **kwargs):
+        return base(-input, target, margin=-margin, **kwargs)
+    return call
+
+
 def _mse_rmse(base):
     """Returns the root of the mean/sum of squares (RMSE; |r| per term): homogeneous of degree 1."""
     return _output(torch.sqrt)(base)
@@ -264,6 +273,7 @@ MUTANTS = {
     "focal_gamma_off_by_one": _focal_gamma_off_by_one,
     "kl_without_entropy": _kl_without_entropy,
     "negated_margin": _negated_margin,
+    "hinge_reversed_margin": _hinge_reversed_margin,
     "rmse": _mse_rmse,
     "huber_is_smooth_l1": _huber_is_smooth_l1,
     "smooth_l1_is_huber": _smooth_l1_is_huber,
@@ -299,7 +309,7 @@ BY_INVARIANT = {
     ("focal", "nonincreasing_in_gamma"): "focal_gamma_off_by_one",
     ("kl_div", "zero_at_optimum"): "kl_without_entropy",
     ("kl_div", "ce_minus_entropy"): "kl_without_entropy",
-    ("hinge_embedding", "nondecreasing_in_margin"): "negated_margin",
+    ("hinge_embedding", "nondecreasing_in_margin"): "hinge_reversed_margin",
     ("triplet_margin", "nondecreasing_in_margin"): "triplet_margin_reciprocal",
     ("triplet_margin", "translation_invariance"): "triplet_anchor_scaled",
     ("triplet_margin", "swap_at_least_no_swap"): "triplet_swap_max",
