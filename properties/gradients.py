@@ -114,13 +114,16 @@ def _margin_off(case: Case, value: np.ndarray, labels_active: np.ndarray) -> Cas
 
 
 def _cosine(case: Case) -> Case:
+    """The hinge max(0, cos - margin) off its kink for every y = -1 row: the nearest margin in
+    [-1, 1] (steps of 4 KINK_GAP) at least KINK_GAP from every such cosine."""
     a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
     cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
     m = case.kwargs["margin"]
-    close = (y == -1) & (np.abs(cos - m) < KINK_GAP)
-    if np.any(close):  # keep margin in [-1, 1]: move it away from the nearby cosines
-        m = m - 4 * KINK_GAP if m > 0 else m + 4 * KINK_GAP
-        return _cosine(case.with_kwargs(margin=m))
+    candidates = [m + k * 4 * KINK_GAP for k in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5)]
+    for c in candidates:
+        if -1.0 <= c <= 1.0 and not np.any((y == -1) & (np.abs(cos - c) < KINK_GAP)):
+            return case.with_kwargs(margin=c)
+    assume(False)  # cosines spread over every candidate: not a smooth point (rare)
     return case
 
 
