@@ -13,6 +13,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["properties.pytest_plugin"]
+
 _common = dict(
     deadline=None,  # the first torch call of a process is slow; timing is not what we test
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

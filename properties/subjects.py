@@ -1,29 +1,46 @@
 """The registry of implementations under test ("subjects").
 
-By default each loss with a torch built-in is checked against that built-in;
-later issues add third-party adapters and user plug-ins to the same registry.
-A subject declares which keyword parameters it accepts (from its signature),
-so a case needing a parameter it lacks is skipped with the reason, never failed.
-Every call goes through the input-mutation guard (``properties.guard``).
+Where subjects come from (``origin``):
 
-``reference_subject(spec)`` wraps the float64 reference as a torch-in, torch-out
-implementation (the result rounded once to the input's dtype): the tables of
-edge cases and bad inputs run against it as they run against torch, and the
-tests that show each check able to fail start from it.
+- ``builtin``    -- the torch function each loss checks (``LossSpec.torch_function``);
+- ``thirdparty`` -- adapters for third-party libraries (``properties.adapters``: MONAI, kornia,
+                    torchvision, ...), present when the library imports;
+- ``plugin``     -- a user's implementation named with ``pytest --impl LOSS=MODULE:ATTR``
+                    (``properties.plugins``): when any is given, the run checks those only;
+- ``reference``  -- the float64 reference wrapped as a torch function (``reference_subject``).
+
+``subjects_for(spec)`` is what the tests are parametrized over: the built-in and the installed
+adapters by default, the plug-ins of ``spec``'s loss (and nothing else) in a gate run
+(``configure``).  A subject declares what it accepts -- keyword parameters (from its
+signature), dtypes, variants of the spec, an input domain -- and ``unsupported`` says why a
+case is outside that (the test is skipped with the reason, and the coverage summary counts it).
+Every call goes through the input-mutation guard (``properties.guard``) and, for adapters and
+plug-ins, a per-call timeout.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
+from .formats import DTYPE_NAMES
 from .guard import guarded_call
 from .spec import LossSpec
+
+#: Seconds one call of an adapter or plug-in may take (``--impl-timeout`` / LOSSPROOF_TIMEOUT).
+DEFAULT_TIMEOUT = 20.0
+
+
+class CallTimeout(AssertionError):
+    """An implementation under test did not return within its per-call timeout."""
 
 
 def resolve(dotted: str) -> Callable:
@@ -34,28 +51,108 @@ def resolve(dotted: str) -> Callable:
 
 @dataclass(frozen=True)
 class Subject:
+    """One implementation of one loss, callable as ``subject(args, kwargs)``.
+
+    loss, name:  the loss and a short id for test ids (``torch``, ``monai``, ``impl``);
+    qualname:    what a reproduction calls (``torch.nn.functional.cross_entropy``);
+    fn:          the callable (tensors positional, parameters by keyword);
+    origin:      builtin / thirdparty / plugin / reference (see the module docstring);
+    signature:   the callable whose signature lists the accepted parameters (default ``fn``;
+                 a Module class's ``__init__`` for a plug-in class);
+    dtypes, variants: what it is checked in / on (others are skipped with ``limits``);
+    admits:      ``admits(case) -> bool``: the input domain where it implements the contract
+                 (an adapter's translated conventions hold); other cases are skipped;
+    limits:      why dtypes / variants / cases are excluded, in words;
+    conventions: what an adapter translates (README, coverage summary);
+    timeout:     seconds per call (None: no limit, the torch built-ins);
+    broken:      a one-line diagnosis when the subject could not be loaded (plug-ins).
+    """
+
     loss: str
-    name: str  # short id: "torch"
-    qualname: str  # what a reproduction calls: "torch.nn.functional.cross_entropy"
-    fn: Callable
+    name: str
+    qualname: str
+    fn: Callable | None
+    origin: str = "builtin"
+    signature: Callable | None = None
+    dtypes: tuple[str, ...] = DTYPE_NAMES
+    variants: tuple[str, ...] | None = None
+    admits: Callable | None = None
+    limits: str = ""
+    conventions: str = ""
+    timeout: float | None = None
+    broken: str | None = None
+    _state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def _params(self):
         try:
-            params = inspect.signature(self.fn).parameters.values()
+            params = inspect.signature(self.signature or self.fn).parameters.values()
         except (TypeError, ValueError):  # builtins without a signature: assume complete
             return None
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
             return None
         return {p.name for p in params}
 
+    @property
+    def allows_known_deviations(self) -> bool:
+        """A plug-in may show a recorded known deviation (it is allowed, not required); the
+        built-ins and adapters it is recorded for must still show it (the record is tested)."""
+        return self.origin == "plugin"
+
     def missing_params(self, names) -> list[str]:
         """The keyword parameters in ``names`` this subject does not accept."""
         return [] if self._params is None else [n for n in names if n not in self._params]
 
+    def unsupported(self, *, dtype: str | None = None, variant: str | None = None, case=None,
+                    params=()) -> str | None:
+        """Why this subject is not checked on (dtype, variant, case, keyword ``params``), or None."""
+        if dtype is not None and dtype not in self.dtypes:
+            return f"{self.qualname} is not checked in {dtype}: {self.limits}"
+        if variant is not None and self.variants is not None and variant not in self.variants:
+            return f"{self.qualname} is not checked on variant {variant!r}: {self.limits}"
+        names = list(params) + (list(case.kwargs) if case is not None else [])
+        missing = self.missing_params(dict.fromkeys(names))
+        if missing:
+            return f"{self.qualname} has no parameter(s) {missing}"
+        if case is not None and self.admits is not None and not self.admits(case):
+            return f"case outside the domain where {self.qualname} implements the contract: {self.limits}"
+        return None
+
     def __call__(self, args, kwargs):
-        """Call the implementation; :class:`properties.guard.InputMutationError` if it mutated an input."""
-        return guarded_call(self.fn, args, kwargs, self.qualname)
+        """Call the implementation; :class:`properties.guard.InputMutationError` if it mutated an
+        input, :class:`CallTimeout` if it ran past its timeout (every later call then fails at once)."""
+        if self.timeout is None:
+            return guarded_call(self.fn, args, kwargs, self.qualname)
+        if "hung" in self._state:
+            raise CallTimeout(self._state["hung"])
+        with _deadline(self.timeout, self._state, self.qualname):
+            return guarded_call(self.fn, args, kwargs, self.qualname)
+
+
+class _deadline:
+    """SIGALRM after ``seconds`` (main thread on POSIX; elsewhere no limit): a hang becomes a
+    :class:`CallTimeout`, recorded in ``state`` so the subject is not called again."""
+
+    def __init__(self, seconds: float, state: dict, label: str):
+        self.seconds, self.state, self.label = seconds, state, label
+        self.active = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+    def _fire(self, signum, frame):
+        msg = f"{self.label} did not return within {self.seconds:g} s (hangs?); it is not called again in this run"
+        self.state["hung"] = msg
+        raise CallTimeout(msg)
+
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
 
 
 def builtin_subjects(spec: LossSpec) -> list[Subject]:
@@ -63,6 +160,46 @@ def builtin_subjects(spec: LossSpec) -> list[Subject]:
     if spec.torch_function is None:
         return []
     return [Subject(spec.name, "torch", spec.torch_function, resolve(spec.torch_function))]
+
+
+# ---- the active registry -----------------------------------------------------------------
+
+_PLUGINS: dict[str, list[Subject]] | None = None  # None: the default registry
+
+
+def configure(plugins: dict[str, list[Subject]] | None) -> None:
+    """Set the gate's plug-ins (``{loss: [Subject, ...]}``), or None for the default registry.
+    Called by the pytest plugin before collection."""
+    global _PLUGINS
+    _PLUGINS = plugins
+
+
+def gate_mode() -> bool:
+    """Whether this run checks user plug-ins (``--impl``) instead of the default subjects."""
+    return _PLUGINS is not None
+
+
+def plugin_subjects(spec: LossSpec | None = None) -> list[Subject]:
+    """The plug-ins of ``spec``'s loss (all of them when ``spec`` is None), broken ones included."""
+    if _PLUGINS is None:
+        return []
+    if spec is None:
+        return [s for subjects in _PLUGINS.values() for s in subjects]
+    return list(_PLUGINS.get(spec.name, []))
+
+
+def subjects_for(spec: LossSpec) -> list[Subject]:
+    """The implementations the tests check for ``spec``: the loadable plug-ins in a gate run;
+    otherwise the torch built-in and the adapters of the installed third-party libraries."""
+    if _PLUGINS is not None:
+        return [s for s in plugin_subjects(spec) if s.broken is None]
+    from .adapters import thirdparty_subjects
+
+    return builtin_subjects(spec) + thirdparty_subjects(spec)
+
+
+def timeout_seconds() -> float:
+    return float(os.environ.get("LOSSPROOF_TIMEOUT", DEFAULT_TIMEOUT))
 
 
 def reference_subject(spec: LossSpec) -> Subject:
@@ -80,4 +217,4 @@ def reference_subject(spec: LossSpec) -> Subject:
 
     call.__name__ = spec.name
     call.__signature__ = inspect.signature(spec.reference)
-    return Subject(spec.name, "refimpl", f"refimpl.{spec.name}", call)
+    return Subject(spec.name, "refimpl", f"refimpl.{spec.name}", call, origin="reference")

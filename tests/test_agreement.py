@@ -14,13 +14,13 @@ from hypothesis import given, strategies as st
 from properties.agreement import check_agreement
 from properties.formats import DTYPE_NAMES, FORMATS
 from properties.specs import SPECS
-from properties.subjects import builtin_subjects
+from properties.subjects import subjects_for
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
 def _matrix(spec):
-    for subject in builtin_subjects(spec):
+    for subject in subjects_for(spec):
         for device in ("cpu", "cuda"):
             marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
             for dtype in DTYPE_NAMES:
@@ -36,9 +36,9 @@ def _agreement_test(spec):
     @given(data=st.data())
     def test(subject, dtype, device, reduction, variant, data):
         case = data.draw(spec.cases(variant, FORMATS[dtype]), label="case")
-        missing = subject.missing_params(case.kwargs)
-        if missing:
-            pytest.skip(f"{subject.qualname} has no parameter(s) {missing} in this torch version")
+        why = subject.unsupported(dtype=dtype, variant=variant, case=case)
+        if why:
+            pytest.skip(why)
         check_agreement(spec, subject, case, dtype, device, reduction, variant)
 
     test.__name__ = test.__qualname__ = f"test_{spec.name}"
@@ -47,5 +47,5 @@ def _agreement_test(spec):
 
 
 for _spec in SPECS.values():
-    if _spec.torch_function:
+    if list(_matrix(_spec)):
         globals()[f"test_{_spec.name}"] = _agreement_test(_spec)

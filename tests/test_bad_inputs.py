@@ -9,8 +9,11 @@ import pytest
 import torch
 
 from properties.bad_inputs import BAD_INPUTS, VALID, BadInputFailure, check_bad_input
+from properties.edge_cases.row import known_for
 from properties.specs import SPECS
-from properties.subjects import builtin_subjects, reference_subject
+from properties.subjects import builtin_subjects, reference_subject, subjects_for
+
+from matrix import check_with_known
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -20,7 +23,7 @@ def _params():
         spec = SPECS[loss]
         for row in rows:
             yield pytest.param(reference_subject(spec), "cpu", row, id=f"{loss}-refimpl-cpu-{row.name}")
-            for subject in builtin_subjects(spec):
+            for subject in subjects_for(spec):
                 for device in ("cpu", "cuda"):
                     marks = [pytest.mark.cuda, CUDA] if device == "cuda" else []
                     yield pytest.param(subject, device, row, id=f"{loss}-{subject.name}-{device}-{row.name}",
@@ -31,14 +34,12 @@ def _params():
 def test_bad_input_is_refused(subject, device, row):
     reference = subject.name == "refimpl"
     dtype = "float64" if reference else "float32"
-    known = row.known_failure(subject.qualname)
-    if known is None:
-        check_bad_input(row, subject, dtype, device, reference=reference)
-        return
-    with pytest.raises(BadInputFailure, match="accepted the invalid call"):
-        check_bad_input(row, subject, dtype, device)
-        pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now refuses {row.id}. "
-                    "Upstream changed: update properties/known_deviations.toml and properties/bad_inputs.py.")
+    known = known_for(row.known_failures, subject)
+    check_with_known(subject, known, BadInputFailure,
+                     lambda: check_bad_input(row, subject, dtype, device, reference=reference),
+                     f"known deviation {getattr(known, 'deviation', '')!r} no longer holds: {subject.qualname} now "
+                     f"refuses {row.id}. Upstream changed: update properties/known_deviations.toml and "
+                     "properties/bad_inputs.py.")
 
 
 @pytest.mark.cuda

@@ -14,7 +14,8 @@ from hypothesis import assume, given, settings, strategies as st
 from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
 from properties.formats import FORMATS
 from properties.specs import SPECS
-from matrix import ROW_EXAMPLES, subject_matrix
+from matrix import ROW_EXAMPLES, check_with_known, subject_matrix
+from properties.edge_cases.row import known_for
 
 
 def _edge_test(spec):
@@ -24,19 +25,16 @@ def _edge_test(spec):
     def test(subject, dtype, device, row, data):
         fmt = FORMATS[dtype]
         case = data.draw(row.strategy(fmt), label="case")
-        known = row.known_failure(subject, dtype)
+        known = known_for(row.known_failures, subject, dtype)
         if not row.fixed and known is None:  # a transformed case stays in the dtype's comparable domain
             assume(spec.admits(prepared(row, case, dtype), fmt))
-        missing = subject.missing_params(case.kwargs)
-        if missing:
-            pytest.skip(f"{subject.qualname} has no parameter(s) {missing}")
-        if known is None:
-            run_edge_case(row, spec, subject, dtype, device, case)
-            return
-        with pytest.raises(EdgeCaseFailure):
-            run_edge_case(row, spec, subject, dtype, device, case)
-            pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now meets "
-                        f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.")
+        why = subject.unsupported(dtype=dtype, case=case)
+        if why:
+            pytest.skip(why)
+        check_with_known(subject, known, EdgeCaseFailure,
+                         lambda: run_edge_case(row, spec, subject, dtype, device, case),
+                         f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
+                         f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.")
 
     test.__name__ = test.__qualname__ = f"test_edge_{spec.name}"
     test.__doc__ = f"The {spec.name} edge-case table."

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from properties.formats import FORMATS
 from properties.invariants import INVARIANTS, InvariantViolation, Unsupported, run_invariant
 from properties.specs import SPECS
-from matrix import ROW_EXAMPLES, subject_matrix
+from matrix import ROW_EXAMPLES, check_with_known, subject_matrix
+from properties.edge_cases.row import known_for
 
 
 def _invariant_test(spec):
@@ -24,15 +25,15 @@ def _invariant_test(spec):
     def test(subject, dtype, device, inv, data):
         fmt = FORMATS[dtype]
         case = data.draw(inv.strategy(spec, fmt), label="case").rounded(dtype)
-        known = inv.known_failure(subject, dtype)
+        known = known_for(inv.known_failures, subject, dtype)
+        why = subject.unsupported(dtype=dtype, case=case)
+        if why:
+            pytest.skip(why)
         try:
-            if known is None:
-                run_invariant(inv, spec, subject, dtype, device, case, data.draw)
-                return
-            with pytest.raises(InvariantViolation):
-                run_invariant(inv, spec, subject, dtype, device, case, data.draw)
-                pytest.fail(f"known deviation {known.deviation!r} no longer holds: {subject.qualname} now meets "
-                            f"{inv.id}. Upstream changed: update properties/known_deviations.toml.")
+            check_with_known(subject, known, InvariantViolation,
+                             lambda: run_invariant(inv, spec, subject, dtype, device, case, data.draw),
+                             f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
+                             f"{inv.id}. Upstream changed: update properties/known_deviations.toml.")
         except Unsupported as exc:
             pytest.skip(str(exc))
 

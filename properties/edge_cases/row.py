@@ -132,3 +132,11 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
         problems.append(problem)
     if problems:
         raise EdgeCaseFailure(header + "; ".join(problems) + repro)
+
+
+def known_for(known_failures, subject: Subject, dtype: str | None = None) -> KnownFailure | None:
+    """The known failure that applies to ``subject``: its own record; for a plug-in (which may
+    show any recorded deviation, not must) the first record of the row in ``dtype``."""
+    if subject.allows_known_deviations:
+        return next((k for k in known_failures if dtype is None or dtype in k.dtypes), None)
+    return find_known_failure(known_failures, subject.qualname, dtype)
