@@ -108,11 +108,17 @@ def underflow_smooth_l1(case: Case, terms):
 
 
 def underflow_weighted(case: Case, terms):
-    """mse / huber with ``weight``: the unweighted term (r^2) may round in the subnormal range
-    before the product with w, which scales that absolute error by |w|.  (Measured: float16,
-    r = 1.8e-3, w = 100: r^2 = 3.4e-6 is subnormal, the weighted term is 6 ulp off.)"""
-    w = case.kwargs.get("weight")
-    return 1.0 if w is None else np.maximum(1.0, np.abs(w))
+    """mse / huber / bce / bce_with_logits with ``weight`` (and ``pos_weight``): the unweighted
+    term (r^2, log1p(-x), ...) may round in the subnormal range before the product with the
+    weights, which scales that absolute error by them.  (Measured: float16, r = 1.8e-3, w = 100:
+    r^2 = 3.4e-6 is subnormal, the weighted term is 6 ulp off; float32 BCE, x = 2^-149, t = 0,
+    w = 10: torch's log1p(-x) returns 0, the term 10 x is 10 subnormal spacings off.)"""
+    gain = np.ones(np.shape(terms))
+    for name in ("weight", "pos_weight"):
+        w = case.kwargs.get(name)
+        if w is not None:
+            gain = gain * np.maximum(1.0, np.abs(np.broadcast_to(np.asarray(w, dtype=np.float64), np.shape(terms))))
+    return gain
 
 
 def _lse_budget(x: np.ndarray, axis: int):

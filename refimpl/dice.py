@@ -31,6 +31,16 @@ def dice(
     include_background: bool = True, batch: bool = False, reduction: str = "mean",
 ) -> np.ndarray:
     check_reduction(reduction)
+    mismatch, denom = dice_parts(input, target, smooth_nr, smooth_dr, squared_pred, include_background, batch)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = mismatch / denom
+    return reduce(f, reduction)
+
+
+def dice_parts(input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
+               include_background: bool = True, batch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per (n, c) -- per c with ``batch`` --: the loss's numerator ``P + G - 2I + smooth_dr - smooth_nr``
+    (cancellation-free, see the module docstring) and its denominator ``P + G + smooth_dr``; f = ratio."""
     smooth_nr = check_finite_param("smooth_nr", smooth_nr, lo=0.0)
     smooth_dr = check_finite_param("smooth_dr", smooth_dr, lo=0.0)
     p, g = as_f64("input", input), as_f64("target", target)
@@ -39,7 +49,7 @@ def dice(
         raise ValueError(f"dice: input must have shape (N, C, *spatial), got {p.shape}")
     if not include_background:
         if p.shape[1] == 1:
-            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=2)
+            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
         else:
             p, g = p[:, 1:], g[:, 1:]
     axes = tuple(range(2, p.ndim))
@@ -51,6 +61,4 @@ def dice(
     else:
         denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + smooth_dr
         mismatch = np.sum(elementwise(lambda p, g: p * (1.0 - g) + g * (1.0 - p), p, g), axis=axes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = (mismatch + (smooth_dr - smooth_nr)) / denom
-    return reduce(f, reduction)
+    return mismatch + (smooth_dr - smooth_nr), denom

@@ -110,14 +110,14 @@ def _bcel_cases(draw, variant, fmt):
 BCE = LossSpec(
     name="bce", reference=refimpl.bce, arg_names=("input", "target"),
     torch_function="torch.nn.functional.binary_cross_entropy", cases=_bce_cases, variants=("plain", "weight"),
-    scale=T.scale_bce, reference_kwargs={"clamp_log": True},
+    scale=T.scale_bce, underflow=T.underflow_weighted, reference_kwargs={"clamp_log": True},
     mirrors="weight (broadcast); reduction; mathematics by default, torch's documented log clamp at -100 "
     "with clamp_log=True (what the comparison uses)",
 )
 BCE_WITH_LOGITS = LossSpec(
     name="bce_with_logits", reference=refimpl.bce_with_logits, arg_names=("input", "target"),
     torch_function="torch.nn.functional.binary_cross_entropy_with_logits", cases=_bcel_cases,
-    variants=("plain", "weight", "pos_weight", "weight-pos_weight"), scale=T.scale_bce_with_logits,
+    variants=("plain", "weight", "pos_weight", "weight-pos_weight"), scale=T.scale_bce_with_logits, underflow=T.underflow_weighted,
     mirrors="weight, pos_weight (broadcast over the class dim); reduction; stable for any finite logit",
 )
 

@@ -30,8 +30,12 @@ so the input gradient is a product/quotient of accurate factors; ``-logit(x)`` i
 ``log1p((1 - 2x)/x)`` for 1/4 <= x <= 3/4 (``1 - 2x`` exact: no cancellation near
 x = 1/2, where the value is ~0) and ``log1p(-x) - log(x)`` elsewhere (the two logs
 differ in size by a factor > 4 there: no cancellation; no overflow of 1/x either).
-mag: input: ``|grad|`` (a quotient of an exact difference); target:
-``w (|log(1-x)| + |log x|) |gbar|`` (the two logs).
+mag: input: ``w (t/x + (1-t)/(1-x)) |gbar|``, the two summands of the textbook form (at
+least ``|grad|``): torch's ``(x - t) / (x (1 - x))`` has no cancellation, but the textbook
+``-t/x + (1-t)/(1-x)`` -- what autograd of ``-(t log x + (1-t) log(1-x))`` computes -- cancels
+to 0 at x = t and is exact only to u times its summands (the bound covers both algorithms);
+where a summand is infinite (x = 0 or 1) ``|grad|``.  target: ``w (|log(1-x)| + |log x|) |gbar|``
+(the two logs).
 """
 
 from __future__ import annotations
@@ -69,8 +73,10 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
         else:
             ends = np.where(t == 0, 0.0, -t / x) + np.where(t == 1, 0.0, (1.0 - t) / (1.0 - x))
             gx = np.where(prod > 0, ((x - t) * gbar) / np.where(prod > 0, prod, 1.0), ends * gbar)
+        summands = np.abs(gbar) * (np.abs(t) / x + np.abs(1.0 - t) / (1.0 - x))
+        gx_mag = np.where(np.isfinite(summands), np.maximum(summands, np.abs(gx)), np.abs(gx))
     nl, nl_mag = neg_logit(x)
     with np.errstate(invalid="ignore"):
         gt = nl * gbar
         gt_mag = nl_mag * np.abs(gbar)
-    return pack(input=(gx, gx), target=(gt, gt_mag))
+    return pack(input=(gx, gx_mag), target=(gt, gt_mag))
