@@ -17,7 +17,8 @@ import numpy as np
 from .cases import Case
 from .formats import FORMATS, FloatFormat
 from .spec import LossSpec
-from .subjects import Subject
+from .guard import InputMutationError
+from .subjects import CallTimeout, Subject
 from .tolerance import bound
 
 #: (loss, dtype) -> [largest error/bound seen, number of checks]; the README's tightness figures.
@@ -43,6 +44,10 @@ def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, devic
         [f"import torch, {module}, refimpl" if module not in ("torch", "", "refimpl") else "import torch, refimpl", call,
          f"ref = refimpl.{spec.name}({ref_args})", "print(out, ref)"]
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
 
 
 def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
@@ -82,26 +87,41 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
         f"case: {case!r}\n"
     )
     repro = "\nReproduce:\n" + reproduction(spec, subject, case, dtype, device)
+    where = f" [{spec.name} {dtype} {device} reduction={reduction!r}]"
+
+    def breach(diagnosis: str) -> AgreementError:
+        # the first line is the one-line diagnosis; the case and the reproduction follow
+        return AgreementError(f"{subject.qualname} {diagnosis}{where}\n{header}{repro}")
+
     args, kwargs = case.to_torch(dtype, device)
     try:
         out = subject(args, kwargs)
+    except InputMutationError as exc:
+        raise breach(f"mutates its inputs: {_first_line(exc)}") from exc
+    except CallTimeout as exc:
+        raise breach(f"hangs: {_first_line(exc)}") from exc
     except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
-        raise AgreementError(f"{header}raised {type(exc).__name__}: {exc}{repro}") from exc
+        raise breach(f"raises on valid input: {type(exc).__name__}: {_first_line(exc)}") from exc
 
     ref = spec.call_reference(case)
-    problems = []
     if not isinstance(out, torch.Tensor):
-        raise AgreementError(f"{header}returned {type(out).__name__}, expected a torch.Tensor{repro}")
+        raise breach(f"returned a {type(out).__name__}, expected a torch.Tensor")
+    problems = []
     if out.dtype != getattr(torch, dtype):
-        problems.append(f"dtype {out.dtype}, expected torch.{dtype}")
+        problems.append(f"returned dtype {out.dtype}, expected torch.{dtype}")
     if out.device.type != torch.device(device).type:
-        problems.append(f"device {out.device}, expected {device}")
+        problems.append(f"returned a tensor on {out.device}, expected {device}")
     if tuple(out.shape) != ref.shape:
-        problems.append(f"shape {tuple(out.shape)}, expected {ref.shape}")
+        problems.append(f"returned shape {tuple(out.shape)}, expected {ref.shape}")
     if problems:
-        raise AgreementError(header + "; ".join(problems) + repro)
+        raise breach("; ".join(problems))
 
     got = out.detach().to("cpu", torch.float64).numpy()
+    nan_where_finite = np.isnan(got) & np.isfinite(ref)
+    if np.any(nan_where_finite):
+        raise breach(f"returned NaN where the reference is finite ({int(np.sum(nan_where_finite))} of {got.size} "
+                     f"element(s); first at {tuple(int(i) for i in np.argwhere(nan_where_finite)[0])}, "
+                     f"reference {float(ref[nan_where_finite][0])!r})")
     bnd = bound_for(spec, fmt, case, reduction, ref, terms=ref if reduction == "none" else None)
 
     nan_mismatch = np.isnan(got) != np.isnan(ref)
