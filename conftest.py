@@ -1,34 +1,10 @@
-"""Root conftest: Hypothesis profiles and the tolerance-tightness summary.
-
-Profiles (select with ``--hypothesis-profile NAME``):
-  default  -- fits the 3-minute budget of a plain ``pytest`` on 2 cores;
-  ci       -- the same size, derandomized (reruns reproduce), prints the reproduce blob;
-              loaded automatically when the environment variable CI is set;
-  nightly  -- 20x the examples, for a scheduled job.
-"""
+"""Root conftest: loads the suite's pytest plugin (``properties.pytest_plugin``: ``--impl``, the
+Hypothesis profiles default / ci / nightly, markers) and prints the reference-accuracy and
+tolerance-tightness summaries."""
 
 from __future__ import annotations
 
-import os
-
-from hypothesis import HealthCheck, settings
-
-pytest_plugins = ["properties.pytest_plugin"]
-
-_common = dict(
-    deadline=None,  # the first torch call of a process is slow; timing is not what we test
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
-settings.register_profile("default", max_examples=25, **_common)
-settings.register_profile("ci", max_examples=25, derandomize=True, **_common)
-settings.register_profile("nightly", max_examples=500, **_common)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped when torch.cuda.is_available() is False)")
-    config.addinivalue_line("markers", "mpmath: checks a reference against mpmath (skipped without mpmath)")
+pytest_plugins = ["properties.pytest_plugin"]  # --impl, Hypothesis profiles, markers
 
 
 def pytest_terminal_summary(terminalreporter):

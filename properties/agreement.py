@@ -30,7 +30,7 @@ class AgreementError(AssertionError):
 
 
 def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str) -> str:
-    call = case.call_source(subject.qualname, dtype, device)
+    call = subject.call_source(case, dtype, device)
     ref_args = ", ".join(
         [f"{k}.double().cpu().numpy()" if v.dtype.kind == "f" else f"{k}.cpu().numpy()" for k, v in case.args.items()]
         + [

@@ -173,4 +173,4 @@ def check_bad_input(row: BadInput, subject: Subject, dtype: str, device: str, *,
             return
     raise BadInputFailure(f"{where}: accepted the invalid call {bad!r} (expected it to raise)\n"
                           f"Reproduce:\nimport torch, {subject.qualname.rpartition('.')[0]}\n"
-                          + bad.call_source(subject.qualname, dtype, device))
+                          + subject.call_source(bad, dtype, device))

@@ -84,8 +84,9 @@ class Case:
 
         return [conv(v) for v in self.args.values()], {k: conv(v) for k, v in self.kwargs.items()}
 
-    def call_source(self, callee: str, dtype: str, device: str, *, cast: bool = True) -> str:
-        """Source lines that build this case's tensors and call ``callee`` on them."""
+    def call_source(self, callee: str, dtype: str, device: str, *, cast: bool = True, module: bool = False) -> str:
+        """Source lines that build this case's tensors and call ``callee`` on them (``module``: an
+        nn.Module class, constructed with the keyword parameters, moved to ``device``, called)."""
         lines = []
         for name, v in self.arrays():
             suffix = f".to(device={device!r}, dtype=torch.{dtype})" if cast and v.dtype.kind == "f" else ""
@@ -94,7 +95,10 @@ class Case:
             lines.append(f"{name} = {literal(v)}{suffix}")
         pos = ", ".join(self.args)
         kw = ", ".join(f"{k}={k if isinstance(v, np.ndarray) else literal(v)}" for k, v in self.kwargs.items())
-        lines.append(f"out = {callee}({', '.join(x for x in (pos, kw) if x)})")
+        if module:
+            lines.append(f"out = {callee}({kw}).to({device!r})({pos})")
+        else:
+            lines.append(f"out = {callee}({', '.join(x for x in (pos, kw) if x)})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

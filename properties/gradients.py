@@ -267,7 +267,7 @@ def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str,
                 f"{header}d/d{name} element {i}: autograd {got[i]!r}, analytic {want[i]!r} (magnitude {mag[i]:.3e})\n"
                 f"  error: abs {err[i]:.3e}, {err[i] / ulp:.3g} ulp({dtype}); bound {bnd[i]:.3e}, "
                 f"error/bound = {ratio[i]:.3g}; {int(np.sum(ratio > 1))} of {ratio.size} elements outside\n"
-                "Reproduce:\n" + case.call_source(subject.qualname, dtype, device).replace(
+                "Reproduce:\n" + subject.call_source(case, dtype, device).replace(
                     f"{name} = ", f"{name} = ", 1) + f"\n# then: {name}.requires_grad_(); out.backward()")
         worst = max(worst, float(ratio.max()) if ratio.size else 0.0)
     return worst

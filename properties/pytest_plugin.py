@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 #: test-function name prefix -> the kind of check, for the coverage summary
 KINDS = (("test_gate_", "contract"), ("test_edge_", "edge cases"), ("test_invariant_", "invariants"),
@@ -25,6 +26,21 @@ KINDS = (("test_gate_", "contract"), ("test_edge_", "edge cases"), ("test_invari
 
 
 _GATE: dict = {}  # the config of a gate run (set in pytest_configure)
+
+# Hypothesis profiles (select with ``--hypothesis-profile NAME``):
+#   default  -- fits the 3-minute budget of a plain ``pytest`` on 2 cores;
+#   ci       -- the same size, derandomized (reruns reproduce), prints the reproduce blob;
+#               loaded automatically when the environment variable CI is set;
+#   nightly  -- 20x the examples, for a scheduled job.
+_common = dict(
+    deadline=None,  # the first torch call of a process is slow; timing is not what we test
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile("ci", max_examples=25, derandomize=True, **_common)
+settings.register_profile("nightly", max_examples=500, **_common)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 def pytest_addoption(parser):
@@ -38,6 +54,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     from . import plugins, subjects
+
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped when torch.cuda.is_available() is False)")
+    config.addinivalue_line("markers", "mpmath: checks a reference against mpmath (skipped without mpmath)")
     from .specs import SPECS
 
     values = list(config.getoption("impl") or [])

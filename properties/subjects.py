@@ -39,6 +39,9 @@ from .spec import LossSpec
 DEFAULT_TIMEOUT = 20.0
 
 
+_NO_DEFAULT = object()  # a parameter without a default, or a value that is not one
+
+
 class CallTimeout(AssertionError):
     """An implementation under test did not return within its per-call timeout."""
 
@@ -99,9 +102,50 @@ class Subject:
         built-ins and adapters it is recorded for must still show it (the record is tested)."""
         return self.origin == "plugin"
 
-    def missing_params(self, names) -> list[str]:
-        """The keyword parameters in ``names`` this subject does not accept."""
-        return [] if self._params is None else [n for n in names if n not in self._params]
+    @cached_property
+    def _contract_defaults(self) -> dict:
+        """The contract's default of each keyword parameter (the reference's signature)."""
+        from .specs import SPECS
+
+        spec = SPECS.get(self.loss)
+        if spec is None:
+            return {}
+        return {p.name: p.default for p in inspect.signature(spec.reference).parameters.values()
+                if p.default is not inspect.Parameter.empty}
+
+    def _at_default(self, name, value) -> bool:
+        default = self._contract_defaults.get(name, _NO_DEFAULT)
+        if default is _NO_DEFAULT or value is _NO_DEFAULT:
+            return False
+        if default is None or value is None:
+            return value is None and default is None
+        try:
+            return bool(type(value) is type(default) and value == default)
+        except Exception:  # arrays, tensors: never "the default"
+            return False
+
+    def missing_params(self, params) -> list[str]:
+        """The keyword parameters this subject does not accept, among ``params`` (names, or a
+        ``{name: value}`` mapping: a parameter at the contract's default -- ``weight=None``,
+        ``reduction='mean'`` -- is not missing; the call leaves it out and both sides use the default)."""
+        if self._params is None:
+            return []
+        values = params if isinstance(params, dict) else dict.fromkeys(params, _NO_DEFAULT)
+        return [n for n, v in values.items() if n not in self._params and not self._at_default(n, v)]
+
+    def call_kwargs(self, kwargs: dict) -> dict:
+        """``kwargs`` without the parameters this subject lacks that are at the contract's default."""
+        if self._params is None:
+            return dict(kwargs)
+        return {k: v for k, v in kwargs.items() if k in self._params or not self._at_default(k, v)}
+
+    def call_source(self, case, dtype: str, device: str) -> str:
+        """Source that builds ``case``'s tensors and calls this subject as a user would (a Module
+        class constructed with the parameters); the reproduction in every failure message."""
+        from .cases import Case
+
+        fitted = Case(case.args, self.call_kwargs(case.kwargs))
+        return fitted.call_source(self.qualname, dtype, device, module=inspect.isclass(self.signature))
 
     def unsupported(self, *, dtype: str | None = None, variant: str | None = None, case=None,
                     params=()) -> str | None:
@@ -110,8 +154,8 @@ class Subject:
             return f"{self.qualname} is not checked in {dtype}: {self.limits}"
         if variant is not None and self.variants is not None and variant not in self.variants:
             return f"{self.qualname} is not checked on variant {variant!r}: {self.limits}"
-        names = list(params) + (list(case.kwargs) if case is not None else [])
-        missing = self.missing_params(dict.fromkeys(names))
+        wanted = {**dict.fromkeys(params, _NO_DEFAULT), **(dict(case.kwargs) if case is not None else {})}
+        missing = self.missing_params(wanted)
         if missing:
             return f"{self.qualname} has no parameter(s) {missing}"
         if case is not None and self.admits is not None and not self.admits(case):
@@ -120,7 +164,9 @@ class Subject:
 
     def __call__(self, args, kwargs):
         """Call the implementation; :class:`properties.guard.InputMutationError` if it mutated an
-        input, :class:`CallTimeout` if it ran past its timeout (every later call then fails at once)."""
+        input, :class:`CallTimeout` if it ran past its timeout (every later call then fails at once).
+        Parameters it does not accept are left out when they are at the contract's default."""
+        kwargs = self.call_kwargs(kwargs)
         if self.timeout is None:
             return guarded_call(self.fn, args, kwargs, self.qualname)
         if "hung" in self._state:

@@ -71,3 +71,36 @@ def test_a_hanging_call_times_out_once(fake_module, monkeypatch):
     with pytest.raises(CallTimeout):  # not called again
         subject([torch.zeros(1), torch.zeros(1)], {})
     assert time.monotonic() - start < 5
+
+
+def test_a_parameter_at_the_contracts_default_is_left_out_for_a_plugin_without_it():
+    """``weight=None`` / ``reduction='mean'`` need no parameter: the call leaves them out (both sides
+    use the default); a non-default value is a missing parameter (the case is skipped)."""
+    from properties.subjects import Subject
+
+    seen = []
+
+    def mse(input, target):
+        seen.append(True)
+        return ((input - target) ** 2).mean()
+
+    subject = Subject("mse", "impl", "m.mse", mse, origin="plugin")
+    x = torch.ones(2)
+    assert subject.missing_params({"weight": None, "reduction": "mean"}) == []
+    assert subject.missing_params({"weight": x, "reduction": "sum"}) == ["weight", "reduction"]
+    assert subject.missing_params(["weight"]) == ["weight"]  # a name alone: the parameter is needed
+    assert float(subject((x, x), {"weight": None, "reduction": "mean"})) == 0.0 and seen
+
+
+def test_reproduction_of_a_module_class_constructs_it(fake_module):
+    import numpy as np
+
+    from properties.cases import Case
+
+    subject = plugins.load("mse", f"{fake_module}:MSE")
+    src = subject.call_source(Case({"input": np.zeros(2), "target": np.ones(2)}, {"reduction": "sum"}),
+                              "float32", "cpu")
+    assert src.splitlines()[-1] == f"out = {fake_module}.MSE(reduction='sum').to('cpu')(input, target)"
+    namespace = {}
+    exec(f"import torch, sys\n{fake_module} = sys.modules[{fake_module!r}]\n" + src, namespace)
+    assert float(namespace["out"]) == 2.0

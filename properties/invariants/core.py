@@ -265,7 +265,7 @@ class Evaluator:
         modules = sorted({c.subject.qualname.rpartition(".")[0] for c in self.calls} - {"", "torch"})
         lines.append("import " + ", ".join(["torch", *modules]))
         for i, c in enumerate(self.calls):
-            src = c.case.call_source(c.subject.qualname, self.dtype, self.device)
+            src = c.subject.call_source(c.case, self.dtype, self.device)
             body, _, last = src.rpartition("\n")
             lines.append(f"# {c.label}" + ("" if c.value is None else f"  -> {np.array2string(c.value, precision=17)}"))
             if body:
