@@ -31,18 +31,45 @@ def subject_matrix(spec, rows, dtypes_of=lambda row: row.dtypes):
                                        marks=marks)
 
 
-def check_with_known(subject, known, failure, run, fixed_message: str):
-    """Run ``run()``; where a known deviation applies, a built-in must still fail it (else the
-    record is stale: ``fixed_message``), a plug-in may fail it (an xfail naming the record)."""
+def recorded_subject(spec, known):
+    """The implementation a known deviation is recorded for (a built-in or an installed adapter)."""
+    from properties.adapters import thirdparty_subjects
+    from properties.subjects import builtin_subjects
+
+    return next((s for s in builtin_subjects(spec) + thirdparty_subjects(spec) if s.qualname == known.subject), None)
+
+
+def failure_gist(text: str, subject) -> str:
+    """A failure message without its reproduction and with the subject's name neutral: two
+    implementations that fail a check *the same way* have the same gist."""
+    return text.split("\nReproduce:", 1)[0].replace(subject.qualname, "<subject>")
+
+
+def check_with_known(subject, known, failure, run, fixed_message: str, spec):
+    """Run ``run(subject)``; where a known deviation applies, a built-in must still fail it (else the
+    record is stale: ``fixed_message``), a plug-in may fail it -- an xfail naming the record -- but
+    only the way the recorded implementation does (``run(recorded)`` fails with the same gist:
+    the same values, the same kind of failure); any other failure of the row is the plug-in's own."""
     if known is None:
-        run()
+        run(subject)
         return
     if subject.allows_known_deviations:
         try:
-            run()
-        except failure:
-            pytest.xfail(f"allowed: recorded known deviation {known.deviation!r}")
+            run(subject)
+        except failure as exc:
+            recorded = recorded_subject(spec, known)
+            try:
+                if recorded is not None:
+                    run(recorded)
+            except failure as ref:
+                if failure_gist(str(exc), subject) == failure_gist(str(ref), recorded):
+                    pytest.xfail(f"allowed: recorded known deviation {known.deviation!r}")
+                raise failure(f"{exc}\n\nNot the recorded known deviation {known.deviation!r}: "
+                              f"{recorded.qualname} fails this check differently:\n"
+                              f"{failure_gist(str(ref), recorded)}") from exc
+            raise failure(f"{exc}\n\nNot the recorded known deviation {known.deviation!r}: "
+                          f"{getattr(recorded, 'qualname', known.subject)} does not fail this case") from exc
         return
     with pytest.raises(failure):
-        run()
+        run(subject)
         pytest.fail(fixed_message)

@@ -36,10 +36,10 @@ def test_bad_input_is_refused(subject, device, row):
     dtype = "float64" if reference else "float32"
     known = known_for(row.known_failures, subject)
     check_with_known(subject, known, BadInputFailure,
-                     lambda: check_bad_input(row, subject, dtype, device, reference=reference),
+                     lambda s: check_bad_input(row, s, dtype, device, reference=reference),
                      f"known deviation {getattr(known, 'deviation', '')!r} no longer holds: {subject.qualname} now "
                      f"refuses {row.id}. Upstream changed: update properties/known_deviations.toml and "
-                     "properties/bad_inputs.py.")
+                     "properties/bad_inputs.py.", SPECS[row.loss])
 
 
 @pytest.mark.cuda

@@ -32,9 +32,9 @@ def _edge_test(spec):
         if why:
             pytest.skip(why)
         check_with_known(subject, known, EdgeCaseFailure,
-                         lambda: run_edge_case(row, spec, subject, dtype, device, case),
+                         lambda s: run_edge_case(row, spec, s, dtype, device, case),
                          f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
-                         f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.")
+                         f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.", spec)
 
     test.__name__ = test.__qualname__ = f"test_edge_{spec.name}"
     test.__doc__ = f"The {spec.name} edge-case table."
