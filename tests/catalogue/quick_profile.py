@@ -1,0 +1,26 @@
+"""A pytest plugin (``-p tests.catalogue.quick_profile``) registering the Hypothesis profile
+``catalogue-quick`` for the meta-test's gate runs of *buggy* entries (``--hypothesis-profile
+catalogue-quick``): fewer examples, so the checks a buggy entry passes before its first failure
+(``-x``) take less time.  It is not used for correct entries (their gate runs are the users'
+runs, in the inherited profile).
+
+It is the inherited profile with ``max_examples`` = :data:`MAX_EXAMPLES` (the table rows then get
+``max(4, 10 // 3) = 4`` examples, gradcheck 3): derandomized when ``CI`` is set, like the root
+conftest's ``ci`` profile.  Acceptable only while every buggy entry is still caught with it --
+which is what the meta-test asserts.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+NAME = "catalogue-quick"
+MAX_EXAMPLES = 10
+
+settings.register_profile(NAME, max_examples=MAX_EXAMPLES, derandomize=bool(os.environ.get("CI")), deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], print_blob=True)
+
+#: the extra pytest arguments of a quick gate run
+ARGS = ("-p", __name__, "--hypothesis-profile", NAME)
