@@ -39,7 +39,7 @@ def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, devic
         ]
         + [f"{k}={v!r}" for k, v in spec.reference_kwargs.items()]
     )
-    module = subject.qualname.rpartition(".")[0]
+    module = subject.callee_module
     return "\n".join(
         [f"import torch, {module}, refimpl" if module not in ("torch", "", "refimpl") else "import torch, refimpl", call,
          f"ref = refimpl.{spec.name}({ref_args})", "print(out, ref)"]

@@ -182,6 +182,99 @@ def triplet_pnorm_gradient_float16_is_infinite() -> bool:
     return np.isinf(grads[0]) and abs(grads[1] + 1.0) < 1e-3
 
 
+# ---- third-party adapters (properties/adapters) ------------------------------------------
+
+
+def monai_focal_computes_in_float32() -> bool:
+    """monai.losses.FocalLoss casts input and target to float32: a float64 (or float16) call
+    returns float32, and the float64 value carries float32's error (~1e-8 relative)."""
+    import torch
+    from monai.losses import FocalLoss
+
+    import refimpl
+
+    x, t = np.array([[0.3, -1.7, 2.5]]), np.array([[1.0, 0.0, 1.0]])
+    loss = FocalLoss(reduction="none", alpha=0.25, gamma=2.0, use_softmax=False)
+    out64 = loss(*_t(x, t))
+    out16 = loss(*_t(x, t, dtype=torch.float16))
+    ref = refimpl.focal(x, t, alpha=0.25, gamma=2.0)
+    rel = np.abs(out64.double().numpy() - ref) / ref
+    return (out64.dtype == torch.float32 and out16.dtype == torch.float32
+            and bool(np.all(rel < 1e-6)) and bool(np.max(rel) > 1e-12))
+
+
+def monai_focal_sum_averages_spatial_dims() -> bool:
+    """FocalLoss(reduction='sum') on (B, C, H) sums the per-(b, c) means over H; on (B, C) (no
+    spatial dim) it returns the mean of every element (``mean(dim=[])`` reduces all dims)."""
+    import torch
+    from monai.losses import FocalLoss
+
+    x = torch.tensor([[[0.5, -1.0, 2.0, 0.25]], [[1.5, 0.0, -0.5, 3.0]]], dtype=torch.float64)
+    t = torch.tensor([[[1.0, 0.0, 1.0, 0.0]], [[0.0, 1.0, 1.0, 0.0]]], dtype=torch.float64)
+    none = FocalLoss(reduction="none")(x, t)
+    s3 = float(FocalLoss(reduction="sum")(x, t))
+    s2 = float(FocalLoss(reduction="sum")(x[:, 0], t[:, 0]))
+    total = float(none.sum())
+    return (np.isclose(s3, float(none.mean(-1).sum()), rtol=1e-6) and np.isclose(s2, float(none.mean()), rtol=1e-6)
+            and not np.isclose(s3, total, rtol=1e-3) and not np.isclose(s2, total, rtol=1e-3))
+
+
+def monai_dice_squared_pred_gradient_cancellation() -> bool:
+    """DiceLoss(squared_pred=True): p = 0.1, g = 0, smooth_nr = 1e-5, smooth_dr = 1e-2.  The
+    exact d/dp = smooth_nr 2p / (p^2 + smooth_dr)^2 = 0.005; MONAI's autograd: 0 in bfloat16,
+    0.0078 in float16, ~2e-13 relative off in float64 (about 1000 ulp)."""
+    import torch
+    from monai.losses import DiceLoss
+
+    grads = {}
+    for dtype in (torch.float64, torch.float16, torch.bfloat16):
+        p = torch.tensor([[[0.1]]], dtype=dtype, requires_grad=True)
+        DiceLoss(squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-2, reduction="sum")(p, torch.zeros_like(p)).backward()
+        pv = float(p.detach())
+        grads[dtype] = (float(p.grad), 1e-5 * 2 * pv / (pv * pv + 1e-2) ** 2)
+    got64, exact64 = grads[torch.float64]
+    got16, exact16 = grads[torch.float16]
+    gotb, exactb = grads[torch.bfloat16]
+    return (abs(got64 - exact64) > 100 * 2.0**-52 * exact64 and abs(got16 - exact16) > 0.25 * exact16
+            and gotb == 0.0 and exactb > 4e-3)
+
+
+def monai_focal_easy_negative_cancellation() -> bool:
+    """FocalLoss(gamma=0, alpha=None), t = 0: autograd d/dx = 0 at x = -20 (exact sigmoid(-20) = 2.06e-9)
+    and 4.6e-4 relative off at x = -10, in float32."""
+    import torch
+    from monai.losses import FocalLoss
+
+    x = torch.tensor([[[-10.0], [-20.0]]], requires_grad=True)
+    FocalLoss(gamma=0.0, alpha=None, reduction="sum")(x, torch.zeros_like(x)).backward()
+    got = x.grad.double().flatten().numpy()
+    exact = 1 / (1 + np.exp([10.0, 20.0]))
+    return bool(got[1] == 0.0 and exact[1] > 2e-9 and abs(got[0] - exact[0]) > 1e-4 * exact[0])
+
+
+def thirdparty_focal_gamma_negative_accepted() -> bool:
+    """monai.losses.FocalLoss and kornia's binary_focal_loss_with_logits accept gamma < 0 and
+    return finite values (the focusing factor (1 - p_t)^gamma then grows as p_t -> 1)."""
+    import torch
+    from kornia.losses import binary_focal_loss_with_logits
+    from monai.losses import FocalLoss
+
+    x, t = _t([[0.5, -1.0, 2.0]], [[1.0, 0.0, 1.0]])
+    monai_out = FocalLoss(gamma=-1.0, reduction="none")(x, t)
+    kornia_out = binary_focal_loss_with_logits(x, t, gamma=-1.0, reduction="none")
+    return bool(torch.isfinite(monai_out).all()) and bool(torch.isfinite(kornia_out).all())
+
+
+def monai_dice_negative_smooth_accepted() -> bool:
+    """monai.losses.DiceLoss accepts smooth_nr < 0 (and smooth_dr < 0) without a word:
+    smooth_nr = -1 here turns a Dice loss of 0.43 into 1."""
+    from monai.losses import DiceLoss
+
+    p, g = _t([[[0.5, 0.25]]], [[[1.0, 0.0]]])
+    return (np.isclose(float(DiceLoss(smooth_nr=-1.0)(p, g)), 1.0)
+            and np.isfinite(float(DiceLoss(smooth_dr=-1e-3)(p, g))))
+
+
 CHECKS = {f.__name__: f for f in (
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,
@@ -190,4 +283,8 @@ CHECKS = {f.__name__: f for f in (
     cross_entropy_one_hot_differs_from_index_under_weighted_mean, cross_entropy_weighted_smoothing_moves_the_optimum,
     empty_batch_mean_is_nan, cross_entropy_all_ignored_mean_is_nan, triplet_distance_of_identical_vectors_is_eps,
     cosine_zero_vector_float16_is_nan,
+    monai_focal_computes_in_float32, monai_focal_sum_averages_spatial_dims,
+    monai_dice_squared_pred_gradient_cancellation, monai_focal_easy_negative_cancellation,
+    thirdparty_focal_gamma_negative_accepted,
+    monai_dice_negative_smooth_accepted,
 )}

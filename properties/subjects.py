@@ -53,6 +53,20 @@ def resolve(dotted: str) -> Callable:
 
 
 @dataclass(frozen=True)
+class CaseDeviation:
+    """A recorded known deviation (``properties/known_deviations.toml``: ``deviation``, with a check
+    function demonstrating it) that a subject shows on generated cases where ``applies(case,
+    dtype)``: there a failing ``check`` ("agreement", "gradient") is an xfail naming the record,
+    a passing one passes.  For behaviour that depends on the input region (a formula that
+    cancels), not on one fixed row; ``why`` says what the region is."""
+
+    deviation: str
+    check: str
+    applies: Callable
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Subject:
     """One implementation of one loss, callable as ``subject(args, kwargs)``.
 
@@ -68,7 +82,10 @@ class Subject:
     limits:      why dtypes / variants / cases are excluded, in words;
     conventions: what an adapter translates (README, coverage summary);
     timeout:     seconds per call (None: no limit, the torch built-ins);
-    broken:      a one-line diagnosis when the subject could not be loaded (plug-ins).
+    broken:      a one-line diagnosis when the subject could not be loaded (plug-ins);
+    source:      what a reproduction calls, when not ``qualname`` (an adapter's translating function);
+    case_deviations: recorded known deviations of this subject on a region of generated cases
+                 (:class:`CaseDeviation`), where no fixed row can name them.
     """
 
     loss: str
@@ -84,6 +101,8 @@ class Subject:
     conventions: str = ""
     timeout: float | None = None
     broken: str | None = None
+    source: str | None = None
+    case_deviations: tuple = ()
     _state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -95,6 +114,20 @@ class Subject:
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
             return None
         return {p.name for p in params}
+
+    @property
+    def callee(self) -> str:
+        """The dotted name a reproduction calls."""
+        return self.source or self.qualname
+
+    @property
+    def callee_module(self) -> str:
+        return self.callee.rpartition(".")[0]
+
+    def case_deviation(self, check: str, case, dtype: str):
+        """The :class:`CaseDeviation` recorded for this subject that covers ``case`` in a ``check``
+        ("agreement", "gradient") in ``dtype``, or None."""
+        return next((d for d in self.case_deviations if d.check == check and d.applies(case, dtype)), None)
 
     @property
     def allows_known_deviations(self) -> bool:
@@ -145,7 +178,7 @@ class Subject:
         from .cases import Case
 
         fitted = Case(case.args, self.call_kwargs(case.kwargs))
-        return fitted.call_source(self.qualname, dtype, device, module=inspect.isclass(self.signature))
+        return fitted.call_source(self.callee, dtype, device, module=inspect.isclass(self.signature))
 
     def unsupported(self, *, dtype: str | None = None, variant: str | None = None, case=None,
                     params=()) -> str | None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import event, reject, assume, given, settings, strategies as st
 
 from matrix import recorded_subject  # noqa: E402
 from properties.formats import DTYPE_NAMES
-from properties.gradients import check_gradient, differentiable, gradcheck_case, gradient_format, smooth_cases
+from properties.gradients import GradientError, check_gradient, differentiable, gradcheck_case, gradient_format, smooth_cases
 from properties.specs import SPECS
 from properties.edge_cases.row import known_for
 from properties.subjects import subjects_for
@@ -66,7 +66,18 @@ def _gradient_test(spec):
             pytest.skip(why)
         reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
         assume(spec.admits(case.rounded(dtype), gradient_format(dtype)))
-        check_gradient(spec, subject, case, dtype, device, reduction)
+        deviation = subject.case_deviation("gradient", case, dtype)
+        if deviation is None:
+            check_gradient(spec, subject, case, dtype, device, reduction)
+            return
+        # a region where the subject's recorded deviation applies (its check function demonstrates it
+        # on the installed version): a case failing there is discarded -- not the end of the test,
+        # whose other examples keep checking outside the region
+        try:
+            check_gradient(spec, subject, case, dtype, device, reduction)
+        except GradientError:
+            event(f"discarded: recorded known deviation {deviation.deviation!r}")
+            reject()
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
     return test

@@ -45,3 +45,18 @@ def test_every_known_failure_names_a_recorded_deviation():
             assert known.deviation in DEVIATIONS, f"{row_id} names unrecorded deviation {known.deviation!r}"
             assert row_id in DEVIATIONS[known.deviation].get("rows", []), (
                 f"{row_id} is not listed in the rows of {known.deviation!r}")
+
+
+def test_case_deviations_name_checked_records():
+    """A subject's region-wide known deviation (``Subject.case_deviations``: MONAI's cancellations)
+    names a record of that subject which a check function demonstrates on the installed version."""
+    from properties.specs import SPECS
+    from properties.subjects import subjects_for
+
+    for spec in SPECS.values():
+        for subject in subjects_for(spec):
+            for dev in subject.case_deviations:
+                record = DEVIATIONS.get(dev.deviation)
+                assert record is not None, f"{subject.qualname}: unrecorded deviation {dev.deviation!r}"
+                assert subject.qualname in record["subject"], f"{dev.deviation}: recorded for {record['subject']}"
+                assert record.get("check"), f"{dev.deviation}: no check function demonstrates it"

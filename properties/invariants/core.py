@@ -262,7 +262,7 @@ class Evaluator:
 
     def reproduction(self) -> str:
         lines = []
-        modules = sorted({c.subject.qualname.rpartition(".")[0] for c in self.calls} - {"", "torch"})
+        modules = sorted({c.subject.callee_module for c in self.calls} - {"", "torch"})
         lines.append("import " + ", ".join(["torch", *modules]))
         for i, c in enumerate(self.calls):
             src = c.subject.call_source(c.case, self.dtype, self.device)
