@@ -18,8 +18,11 @@ from matrix import ROW_EXAMPLES, check_with_known, subject_matrix
 from properties.edge_cases.row import known_for
 
 
-#: draws per example before a subject's missing parameters make the invariant a skip
-REDRAWS = 8
+#: draws per example before a subject's missing parameters make the invariant a skip.  Small: every
+#: draw may be rejected by the strategy's own domain filter (float16 Dice: ~30 %), and one rejected
+#: draw rejects the example -- 8 draws made a float16 Dice invariant of a partial plug-in reject 50
+#: examples in a row (FailedHealthCheck); 3 keep 7 of 8 examples of an unweighted mse checkable.
+REDRAWS = 3
 
 
 def _invariant_test(spec):
