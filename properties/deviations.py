@@ -239,6 +239,33 @@ def monai_dice_squared_pred_gradient_cancellation() -> bool:
             and gotb == 0.0 and exactb > 4e-3)
 
 
+def monai_dice_squared_pred_nan_second_derivative_at_zero_prediction() -> bool:
+    """DiceLoss(squared_pred=True) where a channel's prediction is all zero (p = 0, g = 1, three
+    voxels, smooth_dr = 1e-2): the first derivative is right (-2 / 3.01 each), the second is NaN
+    (double backward of |p| at p = 0), where the exact Hessian of
+    1 - (2 g.p + s_nr) / (|p|^2 + |g|^2 + s_dr) is finite (here: a one-sided difference of the
+    analytic first derivative, refimpl.grad.dice)."""
+    import torch
+    from monai.losses import DiceLoss
+
+    import refimpl.grad
+
+    p = torch.zeros(1, 1, 3, dtype=torch.float64, requires_grad=True)
+    g = torch.ones(1, 1, 3, dtype=torch.float64)
+    out = DiceLoss(squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-2, reduction="sum")(p, g)
+    (first,) = torch.autograd.grad(out, p, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), p)
+
+    def grad_at(v):
+        return refimpl.grad.dice(np.full((1, 1, 3), v), np.ones((1, 1, 3)), smooth_nr=1e-5, smooth_dr=1e-2,
+                                 squared_pred=True, reduction="sum")["input"].sum()
+
+    h = 1e-6  # one-sided: p >= 0 is the domain
+    exact_row_sum = (grad_at(h) - grad_at(0.0)) / h
+    return bool(np.allclose(first.detach().numpy(), -2 / 3.01) and torch.isnan(second).all()
+                and np.isfinite(exact_row_sum))
+
+
 def monai_focal_easy_negative_cancellation() -> bool:
     """FocalLoss(gamma=0, alpha=None), t = 0: autograd d/dx = 0 at x = -20 (exact sigmoid(-20) = 2.06e-9)
     and 4.6e-4 relative off at x = -10, in float32."""
@@ -276,6 +303,7 @@ def monai_dice_negative_smooth_accepted() -> bool:
 
 
 CHECKS = {f.__name__: f for f in (
+    monai_dice_squared_pred_nan_second_derivative_at_zero_prediction,
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,
     kl_div_target_gradient_at_zero_is_nan,

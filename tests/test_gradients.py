@@ -47,7 +47,14 @@ def _gradcheck_test(spec):
             pytest.skip(why)
         reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
         names = differentiable(spec, case)
-        gradcheck_case(subject, case, names, reduction, device)
+        deviation = subject.case_deviation("gradcheck", case, "float64")
+        try:
+            gradcheck_case(subject, case, names, reduction, device)
+        except Exception:
+            if deviation is None:
+                raise
+            event(f"discarded: recorded known deviation {deviation.deviation!r}")  # see test_gradient_*
+            reject()
 
     test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
     return test

@@ -104,10 +104,26 @@ FOCAL_CASE_DEVIATIONS = (
                   lambda case, dtype: bool(np.any((case.args["targets"] == 0) & (case.args["inputs"] < -1.0))),
                   "a target 0 with logit x < -1: x - x t - logsigmoid(x) cancels (relative error ~u |x| e^-x)"),
 )
+def _zero_norm_group(case) -> bool:
+    """squared_pred=True and a Dice group ((batch, channel), or channel with batch=True) where one
+    of MONAI's norms |p|, |g|, |p - g| is 0 (an all-zero prediction or target, a perfect
+    prediction): the norm's double backward is NaN there."""
+    if not case.kwargs.get("squared_pred", False):
+        return False
+    p, g = case.args["input"], case.args["target"]
+    if not case.kwargs.get("include_background", True) and p.shape[1] > 1:
+        p, g = p[:, 1:], g[:, 1:]
+    axes = tuple(range(2, p.ndim)) + ((0,) if case.kwargs.get("batch", False) else ())
+    return bool(any(np.any(np.all(v == 0, axis=axes)) for v in (p, g, p - g)))
+
+
 DICE_CASE_DEVIATIONS = (
     CaseDeviation("monai_dice_squared_pred_gradient_cancellation", "gradient",
                   lambda case, dtype: bool(case.kwargs.get("squared_pred", False)),
                   "squared_pred=True: the intersection (|p|^2 + |g|^2 - |p - g|^2) / 2 cancels in the backward"),
+    CaseDeviation("monai_dice_squared_pred_nan_second_derivative_at_zero_prediction", "gradcheck",
+                  lambda case, dtype: _zero_norm_group(case),
+                  "squared_pred=True with |p|, |g| or |p - g| = 0 in a group: the norm's double backward is NaN"),
 )
 
 

@@ -186,4 +186,5 @@ def kind_of(test_id: str, message: str = "") -> str:
 
     name = test_id.partition("::")[2] or test_id
     kind = next(k for prefix, k in KINDS if name.startswith(prefix))
-    return f"mutation (in {kind})" if "InputMutationError" in message or "modified its inputs" in message else kind
+    mutation = ("InputMutationError", "modified its inputs", "mutates its inputs")
+    return f"mutation (in {kind})" if any(m in message for m in mutation) else kind
