@@ -42,6 +42,15 @@ class FloatFormat:
         spacing = np.exp2(exponent - (self.precision - 1))
         return np.where(np.isfinite(v), np.maximum(spacing, self.subnormal), np.inf)
 
+    def round(self, x: float) -> float:
+        """``x`` rounded to nearest (ties to even) at this format's precision; for parameters drawn
+        in the normal range, so the implementation and the reference see the same number."""
+        if x == 0 or not math.isfinite(x):
+            return x
+        m, e = math.frexp(x)
+        scale = 2.0 ** self.precision
+        return math.ldexp(round(m * scale) / scale, e)
+
     def headroom_cap(self, power: float = 1.0, count: int = 1, headroom: float = 16.0) -> float:
         """Largest magnitude m with count * m**power <= max / headroom: sums of powers stay finite.
 

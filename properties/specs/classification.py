@@ -133,8 +133,10 @@ def _focal_cases(draw, variant, fmt):
         t = np.round(t)
     # alpha is a Python number the implementation multiplies in the dtype: below its normal range it
     # rounds away (alpha = 6e-61 is 0 in float32, while the reference keeps 6e-44 of loss)
-    alpha = draw(st.one_of(st.sampled_from([0.25, -1.0, 0.0, 1.0]),
-                           st.floats(0.0, 1.0).filter(lambda a: a == 0.0 or a >= fmt.tiny)))
+    # ... and rounded to it (alpha = 1 - 2^-53 is 1 in float32: the reference's 1 - alpha = 1.1e-16
+    # would weigh a term the implementation zeroes)
+    alpha = fmt.round(draw(st.one_of(st.sampled_from([0.25, -1.0, 0.0, 1.0]),
+                                     st.floats(0.0, 1.0).filter(lambda a: a == 0.0 or a >= fmt.tiny))))
     gamma = draw(st.one_of(st.sampled_from([2.0, 0.0, 0.5, 1.0]), st.floats(0.0, 5.0)))
     return Case({"inputs": x, "targets": t}, {"alpha": alpha, "gamma": gamma})
 
