@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import event, reject, assume, given, settings, strategies as st
+from hypothesis import assume, event, given, reject, settings, strategies as st
+from torch.autograd.gradcheck import GradcheckError
 
 from matrix import recorded_subject  # noqa: E402
 from properties.formats import DTYPE_NAMES
@@ -34,6 +35,21 @@ def _sid(subject) -> str:
     return "" if subject.name == "torch" else f"{subject.name}-"
 
 
+def _discarding_recorded(subject, check: str, case, dtype: str, failure, run):
+    """``run()``; inside a region where ``subject`` has a recorded deviation for ``check``
+    (``Subject.case_deviations``; its check function demonstrates it on the installed version) a
+    ``failure`` discards the case -- not the end of the test, whose other examples keep checking."""
+    deviation = subject.case_deviation(check, case, dtype)
+    if deviation is None:
+        run()
+        return
+    try:
+        run()
+    except failure:
+        event(f"discarded: recorded known deviation {deviation.deviation!r}")
+        reject()
+
+
 def _gradcheck_test(spec):
     params = [pytest.param(s, v, d.values[0], id=f"{_sid(s)}{d.id}-{v}", marks=d.marks)
               for s in subjects_for(spec) for d in DEVICES for v in spec.variants]
@@ -47,14 +63,8 @@ def _gradcheck_test(spec):
             pytest.skip(why)
         reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
         names = differentiable(spec, case)
-        deviation = subject.case_deviation("gradcheck", case, "float64")
-        try:
-            gradcheck_case(subject, case, names, reduction, device)
-        except Exception:
-            if deviation is None:
-                raise
-            event(f"discarded: recorded known deviation {deviation.deviation!r}")  # see test_gradient_*
-            reject()
+        _discarding_recorded(subject, "gradcheck", case, "float64", GradcheckError,
+                             lambda: gradcheck_case(subject, case, names, reduction, device))
 
     test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
     return test
@@ -73,18 +83,8 @@ def _gradient_test(spec):
             pytest.skip(why)
         reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
         assume(spec.admits(case.rounded(dtype), gradient_format(dtype)))
-        deviation = subject.case_deviation("gradient", case, dtype)
-        if deviation is None:
-            check_gradient(spec, subject, case, dtype, device, reduction)
-            return
-        # a region where the subject's recorded deviation applies (its check function demonstrates it
-        # on the installed version): a case failing there is discarded -- not the end of the test,
-        # whose other examples keep checking outside the region
-        try:
-            check_gradient(spec, subject, case, dtype, device, reduction)
-        except GradientError:
-            event(f"discarded: recorded known deviation {deviation.deviation!r}")
-            reject()
+        _discarding_recorded(subject, "gradient", case, dtype, GradientError,
+                             lambda: check_gradient(spec, subject, case, dtype, device, reduction))
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
     return test
