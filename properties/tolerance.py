@@ -264,9 +264,9 @@ def scale_focal(case: Case, terms):
     to gamma: relative 4 gamma u / (1 - p_t)."""
     x, t = case.args["inputs"], case.args["targets"]
     alpha, gamma = case.kwargs.get("alpha", 0.25), case.kwargs.get("gamma", 2.0)
-    from scipy.special import expit
+    from refimpl.bce_with_logits import sigmoid
 
-    q = t * expit(-x) + (1 - t) * expit(x)  # 1 - p_t
+    q = t * sigmoid(-x) + (1 - t) * sigmoid(x)  # 1 - p_t
     ce = t * softplus(-x) + (1 - t) * softplus(x)
     ce_b = 4 * (np.abs((1 - t) * x) + softplus(-x)) + 2 * ce
     at = np.abs(alpha * t + (1 - alpha) * (1 - t)) if alpha >= 0 else 1.0

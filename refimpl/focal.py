@@ -12,7 +12,8 @@ disables the alpha weighting.  Default reduction is 'none' (torchvision's).
 This is NOT ``BCEWithLogitsLoss(pos_weight=...)``, which the source article
 calls focal loss: pos_weight rescales positives, it has no (1-p_t)^gamma factor.
 
-Numerics: ``1 - p_t`` as a sum of two non-negative sigmoids (``scipy.special.expit``);
+Numerics: ``1 - p_t`` as a sum of two non-negative sigmoids (``bce_with_logits.sigmoid``:
+``scipy.special.expit`` underflows to 0 below -709);
 ``ce`` as a sum of two softplus terms (see ``refimpl.bce_with_logits``).
 Source: torchvision/ops/focal_loss.py.
 """
@@ -20,10 +21,9 @@ Source: torchvision/ops/focal_loss.py.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
-from .bce_with_logits import bce_with_logits_terms
+from .bce_with_logits import bce_with_logits_terms, sigmoid as expit
 
 
 def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none") -> np.ndarray:

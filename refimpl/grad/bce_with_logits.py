@@ -10,7 +10,7 @@
 Source: ATen ``binary_cross_entropy_with_logits_backward`` and
 ``binary_cross_entropy_with_logits_target_backward`` (FunctionsManual.cpp).
 Smooth everywhere (no kinks).  Numerics: both forms are sums of two non-negative
-parts, each a sigmoid (``scipy.special.expit``) or a softplus (the reference's
+parts, each a sigmoid (``refimpl.bce_with_logits.sigmoid``) or a softplus (the reference's
 ``softplus_pair``), so saturated logits (|x| up to 1e30) give finite, accurate values.
 mag: the summands of torch's forms, which cancel where this module's do not:
 input ``w |gbar| ((1 + |pw - 1| |t|) sigmoid(x) + pw |t|)`` (``1 + (pw - 1) t`` is
@@ -21,11 +21,10 @@ itself a sum; without pos_weight ``sigmoid(x) + |t|``); target
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from .. import bce_with_logits as _reference
 from .._common import as_f64, broadcast_weight
-from ..bce_with_logits import softplus_pair
+from ..bce_with_logits import sigmoid as expit, softplus_pair
 from ._common import pack, weighted_per_term
 
 

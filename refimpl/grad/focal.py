@@ -33,11 +33,10 @@ Source: torchvision/ops/focal_loss.py; Lin et al. 2017.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from .. import focal as _reference
 from .._common import as_f64
-from ..bce_with_logits import bce_with_logits_terms
+from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit
 from ._common import pack, per_term
 
 TINY = np.finfo(np.float64).smallest_subnormal
