@@ -11,6 +11,7 @@ suite can report how tight the model is (``RATIOS``).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,13 +74,89 @@ def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, resu
     return np.broadcast_to(bound(fmt, reduction, terms, budget, result, denom, gain), np.shape(result))
 
 
+class ContractBreach(AssertionError):
+    """The implementation broke its contract on a valid input (raised, hung, mutated an input,
+    returned something other than a tensor of the case's shape, dtype and device); the message
+    is the one-line diagnosis."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One implementation's output on one case against the reference: ``got`` and ``reference``
+    (float64, the output's shape), the tolerance model's ``bound`` and the error ``err``
+    (0 where both are NaN or equal, inf where only one side is finite)."""
+
+    case: Case
+    fmt: FloatFormat
+    got: np.ndarray
+    reference: np.ndarray
+    bound: np.ndarray
+    err: np.ndarray
+
+    @property
+    def nan_where_finite(self) -> np.ndarray:
+        return np.isnan(self.got) & np.isfinite(self.reference)
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """error / bound (inf where exactly one side is NaN)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(np.isnan(self.got) != np.isnan(self.reference), np.inf,
+                            np.where(self.err == 0, 0.0, self.err / self.bound))
+
+    @property
+    def ulps(self) -> np.ndarray:
+        """error in ulps of the dtype at the reference value."""
+        return self.err / self.fmt.ulp(self.reference)
+
+    @property
+    def rel(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.err == 0, 0.0, self.err / np.abs(self.reference))
+
+
+def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str) -> Comparison:
+    """Call ``subject`` on ``case`` (already rounded to ``dtype``, reduction in its kwargs) on
+    ``device`` and compare with the reference; :class:`ContractBreach` for a broken contract."""
+    import torch
+
+    args, kwargs = case.to_torch(dtype, device)
+    try:
+        out = subject(args, kwargs)
+    except InputMutationError as exc:
+        raise ContractBreach(f"mutates its inputs: {_first_line(exc)}") from exc
+    except CallTimeout as exc:
+        raise ContractBreach(f"hangs: {_first_line(exc)}") from exc
+    except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
+        raise ContractBreach(f"raises on valid input: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+    ref = spec.call_reference(case)
+    if not isinstance(out, torch.Tensor):
+        raise ContractBreach(f"returned a {type(out).__name__}, expected a torch.Tensor")
+    problems = []
+    if out.dtype != getattr(torch, dtype):
+        problems.append(f"returned dtype {out.dtype}, expected torch.{dtype}")
+    if out.device.type != torch.device(device).type:
+        problems.append(f"returned a tensor on {out.device}, expected {device}")
+    if tuple(out.shape) != ref.shape:
+        problems.append(f"returned shape {tuple(out.shape)}, expected {ref.shape}")
+    if problems:
+        raise ContractBreach("; ".join(problems))
+
+    got = out.detach().to("cpu", torch.float64).numpy()
+    reduction = case.kwargs.get("reduction", "mean")
+    bnd = bound_for(spec, FORMATS[dtype], case, reduction, ref, terms=ref if reduction == "none" else None)
+    with np.errstate(invalid="ignore"):
+        err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
+    err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
+    return Comparison(case, FORMATS[dtype], got, ref, bnd, err)
+
+
 def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str, reduction: str,
                     variant: str = "", record: bool = True) -> float:
     """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound.
 
     ``record``: add the ratio to ``RATIOS`` (off for deliberately wrong implementations)."""
-    import torch
-
     fmt = FORMATS[dtype]
     case = case.rounded(dtype).with_kwargs(reduction=reduction)
     header = (
@@ -93,43 +170,17 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
         # the first line is the one-line diagnosis; the case and the reproduction follow
         return AgreementError(f"{subject.qualname} {diagnosis}{where}\n{header}{repro}")
 
-    args, kwargs = case.to_torch(dtype, device)
     try:
-        out = subject(args, kwargs)
-    except InputMutationError as exc:
-        raise breach(f"mutates its inputs: {_first_line(exc)}") from exc
-    except CallTimeout as exc:
-        raise breach(f"hangs: {_first_line(exc)}") from exc
-    except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
-        raise breach(f"raises on valid input: {type(exc).__name__}: {_first_line(exc)}") from exc
-
-    ref = spec.call_reference(case)
-    if not isinstance(out, torch.Tensor):
-        raise breach(f"returned a {type(out).__name__}, expected a torch.Tensor")
-    problems = []
-    if out.dtype != getattr(torch, dtype):
-        problems.append(f"returned dtype {out.dtype}, expected torch.{dtype}")
-    if out.device.type != torch.device(device).type:
-        problems.append(f"returned a tensor on {out.device}, expected {device}")
-    if tuple(out.shape) != ref.shape:
-        problems.append(f"returned shape {tuple(out.shape)}, expected {ref.shape}")
-    if problems:
-        raise breach("; ".join(problems))
-
-    got = out.detach().to("cpu", torch.float64).numpy()
-    nan_where_finite = np.isnan(got) & np.isfinite(ref)
+        c = compare(spec, subject, case, dtype, device)
+    except ContractBreach as exc:
+        raise breach(str(exc)) from exc.__cause__
+    got, ref, err, bnd = c.got, c.reference, c.err, c.bound
+    nan_where_finite = c.nan_where_finite
     if np.any(nan_where_finite):
         raise breach(f"returned NaN where the reference is finite ({int(np.sum(nan_where_finite))} of {got.size} "
                      f"element(s); first at {tuple(int(i) for i in np.argwhere(nan_where_finite)[0])}, "
                      f"reference {float(ref[nan_where_finite][0])!r})")
-    bnd = bound_for(spec, fmt, case, reduction, ref, terms=ref if reduction == "none" else None)
-
-    nan_mismatch = np.isnan(got) != np.isnan(ref)
-    with np.errstate(invalid="ignore"):
-        err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
-    err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(nan_mismatch, np.inf, np.where(err == 0, 0.0, err / bnd))
+    ratio = c.ratio
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
     max_ratio = float(ratio[worst]) if ratio.size else 0.0
     if record:

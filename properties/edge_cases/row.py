@@ -95,6 +95,14 @@ def prepared(row: EdgeCase, case: Case, dtype: str) -> Case:
     return case.rounded(dtype)
 
 
+def edge_call_args(row: EdgeCase, case: Case, dtype: str, device: str):
+    """``(args, kwargs)``: the tensors of the prepared ``case`` as the row presents them (its layout)."""
+    args, kwargs = case.to_torch(dtype, device)
+    if row.layout is not None:
+        args = [row.layout.apply(a) if row.layout.applies(v) else a for a, v in zip(args, case.args.values())]
+    return args, kwargs
+
+
 def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case) -> None:
     """Check ``subject`` on ``case`` of ``row``; raise :class:`EdgeCaseFailure` with the details."""
     import torch
@@ -104,9 +112,8 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
     header = (f"edge case {row.id} [{subject.qualname}, {dtype}, {device}]: expected {row.expect} ({row.why})\n"
               f"case: {case!r}\n")
     repro = "\nReproduce:\n" + reproduction(spec, subject, case, dtype, device)
-    args, kwargs = case.to_torch(dtype, device)
+    args, kwargs = edge_call_args(row, case, dtype, device)
     if row.layout is not None:
-        args = [row.layout.apply(a) if row.layout.applies(v) else a for a, v in zip(args, case.args.values())]
         repro = repro.replace("\nout = ", f"\n# layout {row.layout.name}: each positional tensor t -> {row.layout.source}"
                                           f"\nout = ", 1)
     must_raise = row.expect.must_raise(ctx)
