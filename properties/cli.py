@@ -1,4 +1,6 @@
-"""The ``lossproof`` command (console script; also ``python -m properties``).
+"""The ``lossproof`` command (console script; also ``python -m properties``): ``gate`` and ``audit``.
+
+``lossproof audit ...`` is ``properties.audit`` (its module docstring lists the options).
 
 ``lossproof gate --impl LOSS=MODULE:ATTR [--impl ...] [PYTEST ARGS...]`` runs the installed
 suite (the ``tests/`` directory of this project, shipped in the wheel as ``lossproof_tests``)
@@ -67,12 +69,21 @@ def gate(argv: list[str]) -> int:
     return rc
 
 
+def audit(argv: list[str]) -> int:
+    from .audit import main as audit_main
+
+    return audit_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"gate": gate}
+    commands = {"gate": gate, "audit": audit}
     if not argv or argv[0] not in commands:
-        print("usage: lossproof gate --impl LOSS=MODULE:ATTR [PYTEST ARGS...]\n\n"
-              "  gate   check your loss implementation(s) with every check of the suite", file=sys.stderr)
+        print("usage: lossproof gate --impl LOSS=MODULE:ATTR [PYTEST ARGS...]\n"
+              "       lossproof audit [--quick] [--loss LOSS] [--impl LOSS=MODULE:ATTR] [--baseline OLD.json] ...\n\n"
+              "  gate   check your loss implementation(s) with every check of the suite\n"
+              "  audit  measure how accurately each implementation computes each loss (Markdown, JSON, PNG report)",
+              file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])
 
