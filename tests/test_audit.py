@@ -21,9 +21,10 @@ import torch
 
 from properties.audit import command
 from properties.audit.command import main, parse_options, run_audit, validate
-from properties.audit.measure import DeviceDiff, decade
+from properties.audit.measure import DeviceDiff, Tally, decade, element_decades, well_conditioned
 from properties.audit.progress import Progress
-from properties.agreement import compare
+from properties.agreement import Comparison, compare
+from properties.formats import FORMATS
 from properties.cases import Case
 from properties.specs import SPECS
 from properties.subjects import builtin_subjects
@@ -141,12 +142,21 @@ def test_decade_of_the_first_argument():
     assert decade(Case({"input": np.zeros(3), "target": np.ones(3)})) is None
 
 
-def test_by_magnitude_covers_the_inputs(plugins):
+def test_by_magnitude_covers_every_element(plugins):
     audit = _audit("--loss", "mse", "--dtype", "float32", "--examples", "10", "--progress", "none", "--no-edge-cases")
     for m in audit["measurements"]:
-        assert sum(b["inputs"] for b in m["by_magnitude"]) == m["inputs"]
-        finite = [float(b["max_ulp"]) for b in m["by_magnitude"]]
-        assert max(finite, default=0.0) == float(m["ulp"]["max"])
+        assert sum(b["count"] for b in m["by_magnitude"]) == m["elements"]
+        assert max(float(b["max_ulp"]) for b in m["by_magnitude"]) == float(m["ulp"]["max"])
+
+
+def test_element_decades_follow_the_output_shape():
+    x = np.array([[1e3, -2.0], [0.0, 0.0], [5e-3, 1e-7]])
+    case = Case({"input": x, "target": np.zeros_like(x)})
+    np.testing.assert_array_equal(element_decades(case, (3, 2)), [[3, 0], [np.nan, np.nan], [-3, -7]])
+    np.testing.assert_array_equal(element_decades(case, (3,)), [3, np.nan, -3])  # rows: max over the row
+    np.testing.assert_array_equal(element_decades(case, ()), 3)  # a reduced output: the whole input
+    ce = Case({"input": np.ones((2, 3, 4)) * 10.0, "target": np.zeros((2, 4), dtype=np.int64)})
+    np.testing.assert_array_equal(element_decades(ce, (2, 4)), np.ones((2, 4)))  # class axis 1: whole input
 
 
 def test_edge_case_matrix_records_what_each_subject_returns(plugins):
@@ -174,6 +184,22 @@ def test_device_difference_counts_and_ulps():
     shifted = type(b)(b.case, b.fmt, b.got + np.array([0.0, 2.0 ** -22]), b.reference, b.bound, b.err)
     d.add(a, shifted)
     assert d.differing == 1 and d.max_ulp == 1.0  # 2**-22 is one float32 ulp at 3.0625
+
+
+def test_cancellation_is_kept_out_of_the_conditioned_ulp_figure():
+    """A result that cancels to 0 (1 - cos of parallel vectors) with a rounding of 1 in float32 is 1e38
+    ulp of the smallest subnormal but within the bound; a well-conditioned element 3 ulp off counts."""
+    f32 = FORMATS["float32"]
+    ref = np.array([0.0, 1.0])
+    got = np.array([2.0 ** -23, 1.0 + 3 * 2.0 ** -23])
+    bound = np.array([4 * f32.u, 4 * f32.u])  # |budget| ~ 1 for both: relative to |ref| only for the second
+    c = Comparison(Case({"input": ref}), f32, got, ref, bound, np.abs(got - ref))
+    np.testing.assert_array_equal(well_conditioned(c), [False, True])
+    t = Tally()
+    t.add(c)
+    rec = t.record(SPECS["mse"], builtin_subjects(SPECS["mse"])[0], "float32", "cpu", "plain", "none")
+    assert float(rec["ulp"]["max"]) > 1e30 and rec["ulp_conditioned"]["max"] == 3.0
+    assert rec["by_magnitude"][-1]["max_ulp_conditioned"] == 3.0
 
 
 def test_progress_bar_on_a_terminal_and_lines_elsewhere():

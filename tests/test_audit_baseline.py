@@ -22,9 +22,11 @@ def measurement(loss="mse", dtype="float32", *, subject="torch", device="cpu", v
             "dtype": dtype, "device": device, "variant": variant, "reduction": reduction, "inputs": inputs,
             "skipped": 0, "skip_reason": None, "elements": elements, "raised": raised,
             "raised_example": "RuntimeError: boom" if raised else None, "nonfinite": nonfinite,
-            "ulp": stats, "rel": stats, "bound_ratio": None if stats is None else {"max": 0.25, "p50": 0.0, "p99": 0.2},
+            "ulp": stats, "ulp_conditioned": stats, "rel": stats,
+            "bound_ratio": None if stats is None else {"max": 0.25, "p50": 0.0, "p99": 0.2},
             "over_bound": over_bound, "worst": None, "worst_vs_bound": None,
-            "by_magnitude": [{"decade": 0, "inputs": inputs, "max_ulp": max_ulp if max_ulp is not None else 0,
+            "by_magnitude": [{"decade": 0, "count": inputs, "max_ulp": max_ulp if max_ulp is not None else 0,
+                              "max_ulp_conditioned": max_ulp if max_ulp is not None else 0,
                               "max_rel": 1e-7, "max_bound_ratio": 0.25}]}
 
 
@@ -43,7 +45,7 @@ def make_audit(measurements=(), edge_cases=()) -> dict:
         "command": ["lossproof", "audit"], "duration_s": 1.5,
         "options": {"losses": sorted({m["loss"] for m in measurements}), "subjects": ["torch"],
                     "dtypes": ["float64", "float32", "float16", "bfloat16"], "devices": ["cpu"], "examples": 10,
-                    "quick": True, "seed": 0, "reductions": ["none", "mean", "sum"]},
+                    "quick": True, "seed": 0, "reductions": ["none", "mean", "sum"], "targeted": True},
         "environment": {"python": "3.11.7", "platform": "Linux", "versions": {"torch": "2.13.0", "monai": None},
                         "devices": [{"device": "cpu", "name": "x86_64"}], "torch_threads": 2,
                         "deterministic_algorithms": False, "seed": 0},

@@ -23,13 +23,13 @@ def measurement(loss, subject, dtype, *, device="cpu", variant="plain", reductio
     """One measurement whose ulp error grows with the input's magnitude (decades -3 .. 4)."""
     if by_magnitude is None:
         by_magnitude = [(d, scale * 1.7 ** (d + 4)) for d in range(-3, 5)]
-    rows = [{"decade": d, "inputs": 5, "max_ulp": u, "max_rel": 1e-6, "max_bound_ratio": 0.1} for d, u in by_magnitude]
+    rows = [{"decade": d, "count": 5, "max_ulp": u, "max_ulp_conditioned": u, "max_rel": 1e-6, "max_bound_ratio": 0.1} for d, u in by_magnitude]
     finite = [u for _, u in by_magnitude if not isinstance(u, str)]
     top = "inf" if any(u == "inf" for _, u in by_magnitude) else max(finite, default=0.0)
     return {"loss": loss, "subject": subject, "qualname": f"{subject}.{loss}", "origin": "builtin", "dtype": dtype,
             "device": device, "variant": variant, "reduction": reduction, "inputs": 5 * len(rows), "skipped": 0,
             "skip_reason": None, "elements": 5 * len(rows), "raised": 0, "raised_example": None, "nonfinite": 0,
-            "ulp": {"max": top, "p50": 0.5, "p99": top}, "rel": {"max": 1e-6, "p50": 1e-8, "p99": 1e-7},
+            "ulp": {"max": top, "p50": 0.5, "p99": top}, "ulp_conditioned": {"max": top, "p50": 0.5, "p99": top}, "rel": {"max": 1e-6, "p50": 1e-8, "p99": 1e-7},
             "bound_ratio": {"max": 0.1, "p50": 0.01, "p99": 0.05}, "over_bound": over_bound, "worst": None,
             "worst_vs_bound": None, "by_magnitude": rows}
 
@@ -41,7 +41,7 @@ def make_audit(measurements) -> dict:
         "options": {"losses": sorted({m["loss"] for m in measurements}),
                     "subjects": sorted({m["subject"] for m in measurements}), "dtypes": list(DTYPES),
                     "devices": sorted({m["device"] for m in measurements}), "examples": 10, "quick": True, "seed": 0,
-                    "reductions": ["none", "mean", "sum"]},
+                    "reductions": ["none", "mean", "sum"], "targeted": True},
         "environment": {"python": "3.11.7", "platform": "Linux", "versions": {"torch": "2.13.0"},
                         "devices": [{"device": "cpu", "name": "x86_64"}], "torch_threads": 2,
                         "deterministic_algorithms": False, "seed": 0},

@@ -3,7 +3,8 @@
     lossproof audit [--loss LOSS ...] [--subject NAME ...] [--impl LOSS=MODULE:ATTR ...]
                     [--dtype DTYPE ...] [--device DEVICE ...] [--reduction R ...]
                     [--quick | --examples N] [--seed N] [--output DIR]
-                    [--baseline OLD.json] [--no-plots] [--progress auto|bar|lines|none]
+                    [--baseline OLD.json] [--no-plots] [--no-edge-cases] [--no-target]
+                    [--progress auto|bar|lines|none]
 
 Writes ``DIR/audit.md`` (the report), ``DIR/audit.json`` (``schema.json``, version 1) and, with
 matplotlib (the ``plots`` extra), ``DIR/error_vs_magnitude.png`` and ``DIR/max_ulp_heatmap.png``;
@@ -26,7 +27,7 @@ from ..formats import DTYPE_NAMES
 
 #: Hypothesis examples per loss x variant x dtype: the default audit and ``--quick``
 #: (benchmarked in the README: all 13 losses within 2 minutes and 20 s on 2 CPU cores).
-DEFAULT_EXAMPLES = 100
+DEFAULT_EXAMPLES = 80
 QUICK_EXAMPLES = 6
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -49,6 +50,7 @@ class Options:
     progress: str
     edge_cases: bool = True
     claims: bool = True
+    steer: bool = True
 
 
 def _split(values) -> list[str]:
@@ -82,6 +84,8 @@ def parse_options(argv: list[str]) -> Options:
                    help="compare with an earlier audit.json; exit 1 on a regression beyond the bound")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-edge-cases", action="store_true", help="skip the edge-case matrix")
+    p.add_argument("--no-target", action="store_true",
+                   help="sample only: do not steer Hypothesis towards larger errors (hypothesis.target)")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
     a = p.parse_args(argv)
 
@@ -112,7 +116,7 @@ def parse_options(argv: list[str]) -> Options:
     examples = a.examples or (QUICK_EXAMPLES if a.quick else DEFAULT_EXAMPLES)
     return Options(tuple(losses), tuple(_split(a.subject)) or None, tuple(a.impl), tuple(dtypes), tuple(devices),
                    tuple(_split(a.reduction)) or None, examples, a.quick, a.seed, a.output, a.baseline,
-                   not a.no_plots, a.progress, edge_cases=not a.no_edge_cases)
+                   not a.no_plots, a.progress, edge_cases=not a.no_edge_cases, steer=not a.no_target)
 
 
 def subjects_of(spec, opts: Options, plugins: dict) -> list:
@@ -158,7 +162,7 @@ def run_audit(opts: Options, argv: list[str] | None = None) -> dict:
         for kind, spec, subjects, variant, dtype, reductions in plan:
             if kind == "run":
                 run = Run(spec, variant, dtype, subjects, opts.devices, reductions)
-                run.execute(opts.examples, opts.seed)
+                run.execute(opts.examples, opts.seed, opts.steer)
                 m, d = run.records()
                 measurements += m
                 diffs += d
@@ -173,7 +177,7 @@ def run_audit(opts: Options, argv: list[str] | None = None) -> dict:
         "command": ["lossproof", "audit", *(argv or [])],
         "options": {"losses": list(opts.losses), "subjects": used, "dtypes": list(opts.dtypes),
                     "devices": list(opts.devices), "examples": opts.examples, "quick": opts.quick, "seed": opts.seed,
-                    "reductions": list(opts.reductions or [])},
+                    "reductions": list(opts.reductions or []), "targeted": opts.steer},
         "environment": environment(opts.devices, opts.seed),
         "measurements": measurements, "device_differences": diffs, "edge_cases": edges,
         "claims": article_claims() if opts.claims else [],

@@ -24,12 +24,19 @@ import numpy as np
 
 from ..agreement import ContractBreach, compare, reproduction
 from ..cases import Case
-from ..formats import FORMATS
+from ..formats import FLOAT64, FORMATS
 from ..spec import LossSpec
 from ..subjects import Subject
 
 #: Largest value given to ``hypothesis.target`` (an inf error is a finding, not a score).
 TARGET_CAP = 1e30
+
+#: An element is well-conditioned when the tolerance bound is at most this many (u_dtype + u_64)
+#: times |reference| (as in tests/test_reference_exact.py): no cancellation to scale the error by.
+#: Its ulp error is the figure a user means by "how many ulps off"; near a cancelling result (1 - cos
+#: for parallel vectors, -log_softmax of a dominant class) the exact value is tiny or 0, an ulp there
+#: is tiny too, and a rounding of the large intermediates is billions of ulps of it -- within the bound.
+WELL_CONDITIONED = 16
 
 
 def number(x: float):
@@ -49,12 +56,38 @@ def stats(values: list[np.ndarray]):
     return {"max": number(np.max(v)), "p50": number(p50), "p99": number(p99)}
 
 
+def _decades(m: np.ndarray) -> np.ndarray:
+    """floor(log10(m)) per magnitude, as floats (nan for 0 or non-finite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((m > 0) & np.isfinite(m), np.floor(np.log10(np.where(m > 0, m, 1.0))), np.nan)
+
+
 def decade(case: Case) -> int | None:
-    """floor(log10(max |first argument|)) of an input (None for an all-zero one): the x axis of
-    "error as a function of input magnitude"."""
+    """floor(log10(max |first argument|)) of an input (None for an all-zero one)."""
     first = next(iter(case.args.values()))
-    m = float(np.max(np.abs(first), initial=0.0)) if first.size else 0.0
-    return None if m == 0 or not math.isfinite(m) else math.floor(math.log10(m))
+    d = _decades(np.asarray(float(np.max(np.abs(first), initial=0.0)) if first.size else 0.0))
+    return None if np.isnan(d) else int(d)
+
+
+def element_decades(case: Case, out_shape: tuple) -> np.ndarray:
+    """The input magnitude behind each output element, as a decade (nan: all zero): the x axis of
+    "error as a function of input magnitude".  An unreduced output whose shape is a leading part
+    of the first argument's -- elementwise losses, rows (N, D) -> (N,), Dice's (B, C, ...) -> (B, C)
+    -- gets max |x| over its own trailing dimensions; any other output (a mean or sum, or
+    cross-entropy's (N, C, d1..) -> (N, d1..)) the max |x| of the whole input."""
+    first = np.abs(next(iter(case.args.values())))
+    k = len(out_shape)
+    if first.shape[:k] == tuple(out_shape) and first.size:
+        m = first.reshape(*out_shape, -1).max(axis=-1) if first.ndim > k else first
+        return _decades(m)
+    d = decade(case)
+    return np.full(out_shape, np.nan if d is None else float(d))
+
+
+def well_conditioned(c) -> np.ndarray:
+    """Elements whose bound is at most ``WELL_CONDITIONED`` (u_d + u_64) |reference| (see there)."""
+    with np.errstate(invalid="ignore"):
+        return (c.bound <= WELL_CONDITIONED * (c.fmt.u + FLOAT64.u) * np.abs(c.reference)) & np.isfinite(c.reference)
 
 
 @dataclass
@@ -89,6 +122,7 @@ class Tally:
     nonfinite: int = 0
     over_bound: int = 0
     ulps: list = field(default_factory=list)
+    conditioned: list = field(default_factory=list)
     rels: list = field(default_factory=list)
     ratios: list = field(default_factory=list)
     worst: Example | None = None
@@ -111,6 +145,8 @@ class Tally:
         self.nonfinite += int(np.sum(~np.isfinite(c.got) & np.isfinite(c.reference)))
         self.over_bound += int(np.sum(ratio > 1.0))
         self.ulps.append(np.ravel(ulps))
+        well = well_conditioned(c)
+        self.conditioned.append(np.ravel(ulps[well]))
         self.rels.append(np.ravel(rels))
         self.ratios.append(np.ravel(ratio))
         if ulps.size == 0:
@@ -121,11 +157,14 @@ class Tally:
             if current is None or key[at] > (current.ulp if attr == "worst" else current.bound_ratio):
                 setattr(self, attr, Example(float(ulps[at]), float(rels[at]), float(c.err[at]), float(ratio[at]),
                                             float(c.got[at]), float(c.reference[at]), at, c.case))
-        d = decade(c.case)
-        row = self.by_decade.setdefault(d, [0, 0.0, 0.0, 0.0])
-        row[0] += 1
-        row[1], row[2], row[3] = (max(row[1], float(np.max(ulps))), max(row[2], float(np.max(rels))),
-                                  max(row[3], float(np.max(ratio))))
+        decades = element_decades(c.case, c.got.shape)
+        for d in np.unique(decades):  # nan (all-zero inputs) comes once: np.unique collapses nans
+            at = np.isnan(decades) if np.isnan(d) else decades == d
+            row = self.by_decade.setdefault(None if np.isnan(d) else int(d), [0, 0.0, 0.0, 0.0, 0.0])
+            row[0] += int(np.sum(at))
+            row[1], row[2], row[3] = (max(row[1], float(np.max(ulps[at]))), max(row[2], float(np.max(rels[at]))),
+                                      max(row[3], float(np.max(ratio[at]))))
+            row[4] = max(row[4], float(np.max(ulps[at & well], initial=0.0)))
         return float(np.max(ulps))
 
     def record(self, spec: LossSpec, subject: Subject, dtype: str, device: str, variant: str, reduction: str) -> dict:
@@ -138,10 +177,10 @@ class Tally:
             "inputs": self.inputs, "skipped": self.skipped, "skip_reason": self.skip_reason,
             "elements": int(sum(a.size for a in self.ulps)), "raised": self.raised,
             "raised_example": self.raised_example, "nonfinite": self.nonfinite,
-            "ulp": stats(self.ulps), "rel": stats(self.rels), "bound_ratio": stats(self.ratios),
+            "ulp": stats(self.ulps), "ulp_conditioned": stats(self.conditioned), "rel": stats(self.rels), "bound_ratio": stats(self.ratios),
             "over_bound": self.over_bound, "worst": ex(self.worst), "worst_vs_bound": ex(self.worst_vs_bound),
-            "by_magnitude": [{"decade": d, "inputs": n, "max_ulp": number(u), "max_rel": number(r),
-                              "max_bound_ratio": number(b)} for d, (n, u, r, b) in decades],
+            "by_magnitude": [{"decade": d, "count": n, "max_ulp": number(u), "max_ulp_conditioned": number(uc),
+                              "max_rel": number(r), "max_bound_ratio": number(b)} for d, (n, u, r, b, uc) in decades],
         }
 
 
@@ -220,8 +259,9 @@ class Run:
                     self.diffs.setdefault((subject.name, reduction), DeviceDiff()).add(a, b)
             target(min(worst, TARGET_CAP) if math.isfinite(worst) else TARGET_CAP, label=subject.name)
 
-    def execute(self, examples: int, seed: int) -> None:
-        """Run Hypothesis: ``examples`` inputs, generated then targeted, no shrinking (nothing fails)."""
+    def execute(self, examples: int, seed: int, steer: bool = True) -> None:
+        """Run Hypothesis: ``examples`` inputs, generated then targeted (``steer``; else sampled
+        only), no shrinking (nothing fails)."""
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import seed as hseed
 
@@ -229,7 +269,7 @@ class Run:
 
         @hseed(run_seed(seed, self.spec.name, self.variant, self.dtype))
         @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
-                  phases=(Phase.generate, Phase.target), suppress_health_check=list(HealthCheck),
+                  phases=(Phase.generate, Phase.target) if steer else (Phase.generate,), suppress_health_check=list(HealthCheck),
                   verbosity=Verbosity.quiet)
         @given(case=strategy)
         def audit_run(case):

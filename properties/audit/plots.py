@@ -1,4 +1,8 @@
-"""PNG plots of an audit (``lossproof audit --plots``), with matplotlib: an optional extra.
+"""PNG plots of an audit (``lossproof audit``), with matplotlib: an optional extra (``plots``).
+
+Both plot the ulp error of the well-conditioned elements (``ulp_conditioned``: no cancellation,
+see ``properties.audit.measure.WELL_CONDITIONED``), falling back to all elements for records
+without it.
 
 * ``error_vs_magnitude.png``: per loss, the largest ulp error as a function of the decade of the
   input's magnitude (``by_magnitude``), one line per dtype, for one subject (``torch`` when the
@@ -100,7 +104,7 @@ def _error_vs_magnitude(measurements: list, path: Path) -> Path:
                 if m["dtype"] != dtype:
                     continue
                 for b in m.get("by_magnitude") or ():
-                    v = _num(b.get("max_ulp"))
+                    v = _num(b.get("max_ulp_conditioned", b.get("max_ulp")))  # cancellation aside
                     if b.get("decade") is None or math.isnan(v):
                         continue
                     by_decade[b["decade"]] = _nanmax([by_decade.get(b["decade"], math.nan), v])
@@ -141,8 +145,8 @@ def _error_vs_magnitude(measurements: list, path: Path) -> Path:
         handles.append(Line2D([], [], color="grey", marker="^", linestyle="none", markersize=9, label="inf (drawn at top)"))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
-    fig.suptitle(f"max ulp error vs input magnitude (max over variants and reductions; values < {FLOOR} drawn at "
-                 f"{FLOOR})", fontsize=11, x=0.02, ha="left")
+    fig.suptitle(f"max ulp error (well-conditioned elements) vs input magnitude (max over variants and reductions; "
+                 f"values < {FLOOR} drawn at {FLOOR})", fontsize=11, x=0.02, ha="left")
     return _save(fig, path)
 
 
@@ -165,8 +169,9 @@ def _heatmap(measurements: list, path: Path) -> Path:
         has_record.add(cell)
         if (m.get("over_bound") or 0) > 0:
             over.add(cell)
-        if isinstance(m.get("ulp"), dict):
-            value[cell] = _nanmax([value.get(cell, math.nan), _num(m["ulp"].get("max"))])
+        stats = m.get("ulp_conditioned", m.get("ulp"))  # well-conditioned elements (cancellation aside)
+        if isinstance(stats, dict):
+            value[cell] = _nanmax([value.get(cell, math.nan), _num(stats.get("max"))])
     finite = [math.log10(1 + v) for v in value.values() if math.isfinite(v) and v >= 0]
     vmax = max(finite + [1.0])
     grid = np.full((max(len(rows), 1), max(len(columns), 1)), np.nan)
@@ -201,7 +206,8 @@ def _heatmap(measurements: list, path: Path) -> Path:
         ax.text(0, 0, "no measurements", ha="center", va="center")
     bar = fig.colorbar(image, ax=ax, extend="max", shrink=0.9)
     bar.set_label("log10(1 + max ulp); top: inf", fontsize=8)
-    title = "max ulp error, over variants and reductions\n(grey: not audited; -: no element compared"
+    title = ("max ulp error of the well-conditioned elements, over variants and reductions\n"
+             "(grey: not audited; -: no element compared")
     ax.set_title(title + ("; blue outline:\nerrors over the bound)" if over else ")"), fontsize=9)
     return _save(fig, path)
 
