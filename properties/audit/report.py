@@ -175,7 +175,8 @@ def _magnitude_section(audit) -> list[str]:
         for b in m["by_magnitude"]:
             if b["decade"] is not None:
                 key = (m["loss"], m["subject"], m["device"], m["dtype"])
-                table[key][b["decade"]] = max(table[key][b["decade"]], _num(b["max_ulp"]))
+                value = b.get("max_ulp_conditioned", b["max_ulp"])
+                table[key][b["decade"]] = max(table[key][b["decade"]], _num(value))
     out = []
     groups = dict.fromkeys(k[:3] for k in table)
     for loss, subject, device in groups:
@@ -187,7 +188,7 @@ def _magnitude_section(audit) -> list[str]:
         bins = list(range(lo, hi + 1, max(1, (hi - lo + 1 + 11) // 12)))  # at most ~12 columns
         width = bins[1] - bins[0] if len(bins) > 1 else 1
         label = (lambda b: f"1e{b}") if width == 1 else (lambda b: f"1e{b}..1e{b + width - 1}")
-        out += [f"**{loss} / {subject} / {device}** (max ulp error by max |input|)", "",
+        out += [f"**{loss} / {subject} / {device}** (max ulp error of the well-conditioned elements, by |input|)", "",
                 "| dtype | " + " | ".join(label(b) for b in bins) + " |", "|---|" + "---|" * len(bins)]
         for dtype in _dtypes(audit):
             row = table.get((loss, subject, device, dtype))
@@ -342,8 +343,12 @@ def render(audit, comparison=None, plots=(), plots_missing=None) -> str:
         "## Largest errors found", "", *_worst_section(audit),
         "## Over the bound, non-finite, raised", "", *_over_bound_section(audit), "",
         "## Error vs input magnitude", "",
-        "Where does a dtype start to break?  Largest ulp error among inputs whose largest |first argument| "
-        "falls in each decade.", "", *_magnitude_section(audit),
+        "Where does a dtype start to break?  Largest ulp error of the well-conditioned output elements whose "
+        "input magnitude falls in each decade (an unreduced element: max |first argument| over its own row or "
+        "element; a mean or sum: over the whole input).  The figures over all elements, cancellation included, "
+        "are `by_magnitude[].max_ulp` in audit.json; the strategies keep every magnitude inside the range where "
+        "the dtype's result is finite (beyond it, see the edge-case matrix: saturated logits, overflow).", "",
+        *_magnitude_section(audit),
         "## CPU vs CUDA", "", *_device_section(audit), "",
         "## Edge-case matrix", "", *_edge_section(audit), "",
         "## The source article's claims", "", *_claims_section(audit), "",
