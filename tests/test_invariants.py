@@ -32,11 +32,15 @@ def _invariant_test(spec):
     def test(subject, dtype, device, inv, data):
         fmt = FORMATS[dtype]
         # an invariant draws from every variant: redraw a case the subject cannot take (a plug-in
-        # without `weight` is still checked on the unweighted ones); skip only if none fits
+        # without `weight` is still checked on the unweighted ones); skip only if none fits.  A
+        # relation's `needs` (a batch of 2 for the batch-structure ones) is redrawn for the same way
+        # before its assume() rejects the example: cosine's (D,)-or-(N, D) strategy in float16 had
+        # ~65 % of examples rejected, and a rare run reached 50 (FailedHealthCheck in CI)
+        needs = getattr(inv.relation, "needs", None)
         for _ in range(REDRAWS):
             case = data.draw(inv.strategy(spec, fmt), label="case").rounded(dtype)
             why = subject.unsupported(dtype=dtype, case=case)
-            if not why:
+            if not why and (needs is None or needs(spec, case)):
                 break
         if why:
             pytest.skip(why)
