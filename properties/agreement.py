@@ -115,9 +115,19 @@ class Comparison:
             return np.where(self.err == 0, 0.0, self.err / np.abs(self.reference))
 
 
-def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str) -> Comparison:
+def expected(spec: LossSpec, case: Case, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(reference, bound)`` of ``case`` (rounded to ``dtype``, reduction in its kwargs)."""
+    ref = spec.call_reference(case)
+    reduction = case.kwargs.get("reduction", "mean")
+    return ref, bound_for(spec, FORMATS[dtype], case, reduction, ref, terms=ref if reduction == "none" else None)
+
+
+def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str,
+            want: tuple[np.ndarray, np.ndarray] | None = None) -> Comparison:
     """Call ``subject`` on ``case`` (already rounded to ``dtype``, reduction in its kwargs) on
-    ``device`` and compare with the reference; :class:`ContractBreach` for a broken contract."""
+    ``device`` and compare with the reference; :class:`ContractBreach` for a broken contract.
+    ``want``: :func:`expected` of the case when the caller compares several subjects or devices
+    on it (the reference is then evaluated once)."""
     import torch
 
     args, kwargs = case.to_torch(dtype, device)
@@ -130,7 +140,7 @@ def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: st
     except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
         raise ContractBreach(f"raises on valid input: {type(exc).__name__}: {_first_line(exc)}") from exc
 
-    ref = spec.call_reference(case)
+    ref, bnd = want if want is not None else expected(spec, case, dtype)
     if not isinstance(out, torch.Tensor):
         raise ContractBreach(f"returned a {type(out).__name__}, expected a torch.Tensor")
     problems = []
@@ -144,8 +154,6 @@ def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: st
         raise ContractBreach("; ".join(problems))
 
     got = out.detach().to("cpu", torch.float64).numpy()
-    reduction = case.kwargs.get("reduction", "mean")
-    bnd = bound_for(spec, FORMATS[dtype], case, reduction, ref, terms=ref if reduction == "none" else None)
     with np.errstate(invalid="ignore"):
         err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
     err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
