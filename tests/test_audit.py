@@ -23,6 +23,7 @@ import torch
 from properties.audit.command import main, parse_options, run_audit, validate
 from properties.audit.measure import DeviceDiff, Tally, decade, element_decades, well_conditioned
 from properties.audit.progress import Progress
+from properties.audit.report import render
 from properties.agreement import Comparison, compare
 from properties.formats import FORMATS
 from properties.cases import Case
@@ -170,6 +171,8 @@ def test_edge_case_matrix_records_what_each_subject_returns(plugins):
     nan = rows[("torch", "nan_propagates")]
     assert nan["outcome"] == "met" and "nan" in nan["returned"] and nan["gradient"] == "non-finite"
     assert {e["gradient"] for e in audit["edge_cases"]} <= {"finite", "non-finite", "none", "raises", "not applicable"}
+    md = render(audit)  # the matrix in the report: one cell per row x subject x dtype
+    assert "| empty_batch-none | ok: empty (0,) | **UNMET**: raises ValueError: empty batch |" in md
 
 
 def test_device_difference_counts_and_ulps():

@@ -12,6 +12,7 @@ import pytest
 
 from properties.audit import plots
 from properties.audit.plots import plots_unavailable, write_plots
+from properties.audit.numbers import compact
 
 SCHEMA_PATH = Path(plots.__file__).with_name("schema.json")
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -105,7 +106,7 @@ def test_an_audit_without_measurements_still_writes_plots(tmp_path):
 
 
 def test_compact_numbers():
-    assert [plots._compact(v) for v in (0.0, 0.5, 3.14159, 12.4, 345.0, 31415.0, 1.2e-5, float("inf"), float("nan"))] \
+    assert [compact(v) for v in (0.0, 0.5, 3.14159, 12.4, 345.0, 31415.0, 1.2e-5, float("inf"), float("nan"))] \
         == ["0", "0.5", "3.1", "12", "345", "3.1e4", "1.2e-5", "inf", "nan"]
 
 

@@ -43,6 +43,8 @@ import math
 import sys
 from pathlib import Path
 
+from .numbers import cell, compact, decode
+
 SCHEMA = "lossproof-audit"
 SCHEMA_VERSION = 1
 
@@ -85,30 +87,9 @@ def load_audit(path) -> dict:
     return audit
 
 
-def _num(value) -> float | None:
-    """A schema number (a number or "inf" / "-inf" / "nan") as a float; None for null / absent."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return float(value)  # "inf", "-inf", "nan"
-    return float(value)
-
-
 def _max_ulp(m: dict) -> float | None:
     stats = m.get("ulp")
-    return _num(stats.get("max")) if isinstance(stats, dict) else None
-
-
-def _fmt(value) -> str:
-    """Compact text of a schema number: 0, 0.5, 12, 3.1e+04, inf, nan, - (null)."""
-    v = _num(value)
-    if v is None:
-        return "-"
-    if not math.isfinite(v):
-        return str(v)
-    if v == int(v) and abs(v) < 1e6:
-        return str(int(v))
-    return f"{v:.3g}"
+    return decode(stats.get("max")) if isinstance(stats, dict) else None
 
 
 def _summary(m: dict) -> dict:
@@ -145,7 +126,7 @@ def _ulp_change(old: float | None, new: float | None) -> str | None:
 def _measurement(key: dict, old: dict, new: dict, out: dict) -> None:
     bad, good = [], []
     ob_o, ob_n = old.get("over_bound", 0), new.get("over_bound", 0)
-    ratio = f" (max error/bound {_fmt(_summary(old)['max_bound_ratio'])} -> {_fmt(_summary(new)['max_bound_ratio'])})"
+    ratio = f" (max error/bound {compact(_summary(old)['max_bound_ratio'])} -> {compact(_summary(new)['max_bound_ratio'])})"
     if ob_n > 0 and ob_o == 0:
         bad.append(f"over bound {ob_o} -> {ob_n} of {new.get('elements')} elements{ratio}")
     elif ob_o > 0 and ob_n == 0:
@@ -163,7 +144,7 @@ def _measurement(key: dict, old: dict, new: dict, out: dict) -> None:
         good.append(f"raised on {r_o} inputs, now on none")
     u_o, u_n = _max_ulp(old), _max_ulp(new)
     change = _ulp_change(u_o, u_n)
-    ulp_text = f"max ulp {_fmt(u_o)} -> {_fmt(u_n)}"
+    ulp_text = f"max ulp {compact(u_o)} -> {compact(u_n)}"
     if change == "improved":
         good.append(ulp_text)
     label = _label("measurement", key)
@@ -233,10 +214,6 @@ _TITLES = {"regressions": "Regressions (beyond the bound: fail)", "worse": "Wors
            "improved": "Improved", "new": "New (only in the new audit)", "missing": "Missing (only in the baseline)"}
 
 
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(comparison: dict, old_label: str, new_label: str, max_rows: int | None = 50) -> str:
     """A ``## Baseline comparison`` Markdown section: counts, "no regression" when there is none,
     and a table per non-empty category (every regression; at most ``max_rows`` rows of the
@@ -262,7 +239,7 @@ def render_markdown(comparison: dict, old_label: str, new_label: str, max_rows: 
                        else f"{k['variant']}, reduction={k['reduction']}")
             label = _label(f["kind"], k) + ": "
             what = f["what"][len(label):] if f["what"].startswith(label) else f["what"]
-            lines.append("| " + " | ".join(_cell(x) for x in (k["loss"], k["subject"], k["dtype"], k["device"],
+            lines.append("| " + " | ".join(cell(x) for x in (k["loss"], k["subject"], k["dtype"], k["device"],
                                                               setting, what)) + " |")
         if len(shown) < len(findings):
             lines.append(f"\n... and {len(findings) - len(shown)} more")

@@ -27,6 +27,7 @@ from ..cases import Case
 from ..formats import FLOAT64, FORMATS
 from ..spec import LossSpec
 from ..subjects import Subject
+from .numbers import encode
 
 #: Largest value given to ``hypothesis.target`` (an inf error is a finding, not a score).
 TARGET_CAP = 1e30
@@ -39,21 +40,13 @@ TARGET_CAP = 1e30
 WELL_CONDITIONED = 16
 
 
-def number(x: float):
-    """A float for the JSON file: finite as is, non-finite as the strings "inf", "-inf", "nan"."""
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
 def stats(values: list[np.ndarray]):
     """``{max, p50, p99}`` over the concatenated values (None when there are none)."""
     v = np.concatenate([np.ravel(a) for a in values]) if values else np.zeros(0)
     if v.size == 0:
         return None
     p50, p99 = np.percentile(v, [50, 99], method="higher")  # actual elements: inf stays inf
-    return {"max": number(np.max(v)), "p50": number(p50), "p99": number(p99)}
+    return {"max": encode(np.max(v)), "p50": encode(p50), "p99": encode(p99)}
 
 
 def _decades(m: np.ndarray) -> np.ndarray:
@@ -104,8 +97,8 @@ class Example:
     case: Case
 
     def record(self, spec: LossSpec, subject: Subject, dtype: str, device: str) -> dict:
-        return {"ulp": number(self.ulp), "rel": number(self.rel), "abs": number(self.abs),
-                "bound_ratio": number(self.bound_ratio), "got": number(self.got), "reference": number(self.reference),
+        return {"ulp": encode(self.ulp), "rel": encode(self.rel), "abs": encode(self.abs),
+                "bound_ratio": encode(self.bound_ratio), "got": encode(self.got), "reference": encode(self.reference),
                 "element": [int(i) for i in self.element], "case": repr(self.case),
                 "reproduction": reproduction(spec, subject, self.case, dtype, device)}
 
@@ -179,8 +172,8 @@ class Tally:
             "raised_example": self.raised_example, "nonfinite": self.nonfinite,
             "ulp": stats(self.ulps), "ulp_conditioned": stats(self.conditioned), "rel": stats(self.rels), "bound_ratio": stats(self.ratios),
             "over_bound": self.over_bound, "worst": ex(self.worst), "worst_vs_bound": ex(self.worst_vs_bound),
-            "by_magnitude": [{"decade": d, "count": n, "max_ulp": number(u), "max_ulp_conditioned": number(uc),
-                              "max_rel": number(r), "max_bound_ratio": number(b)} for d, (n, u, r, b, uc) in decades],
+            "by_magnitude": [{"decade": d, "count": n, "max_ulp": encode(u), "max_ulp_conditioned": encode(uc),
+                              "max_rel": encode(r), "max_bound_ratio": encode(b)} for d, (n, u, r, b, uc) in decades],
         }
 
 
@@ -209,7 +202,7 @@ class DeviceDiff:
     def record(self, spec, subject, dtype, variant, reduction, devices) -> dict:
         return {"loss": spec.name, "subject": subject.name, "dtype": dtype, "variant": variant,
                 "reduction": reduction, "devices": list(devices), "inputs": self.inputs, "elements": self.elements,
-                "differing": self.differing, "max_ulp": number(self.max_ulp), "max_abs": number(self.max_abs)}
+                "differing": self.differing, "max_ulp": encode(self.max_ulp), "max_abs": encode(self.max_abs)}
 
 
 def run_seed(seed: int, *key: str) -> int:

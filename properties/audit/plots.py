@@ -22,7 +22,9 @@ import importlib
 import math
 from pathlib import Path
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
+from ..formats import DTYPE_NAMES as DTYPES  # pure data, no torch
+from .numbers import compact, decode
+
 COLOURS = {"float64": "#1f77b4", "float32": "#2ca02c", "float16": "#ff7f0e", "bfloat16": "#d62728"}
 FLOOR = 0.1  #: smallest ulp value drawn on the log axis (so that exact results show)
 COLUMNS = 4  #: subplots per row of error_vs_magnitude.png
@@ -38,23 +40,10 @@ def plots_unavailable() -> str | None:
     return None
 
 
-def _num(value) -> float:
-    """A schema number ("inf", "-inf", "nan" or a number; None -> nan) as a float."""
-    return math.nan if value is None else float(value)
-
-
-def _compact(v: float) -> str:
-    """0, 0.5, 12, 345, 3.1e4, 1.2e-5, inf, nan."""
-    if math.isnan(v) or math.isinf(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if v == 0:
-        return "0"
-    if 1e-3 <= abs(v) < 10:
-        return f"{v:.2g}"
-    if 10 <= abs(v) < 1000:
-        return f"{v:.0f}"
-    mantissa, exponent = f"{v:.1e}".split("e")
-    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+def _float(value) -> float:
+    """A schema number as a float, nan for null (plotted as missing)."""
+    v = decode(value)
+    return math.nan if v is None else v
 
 
 def _nanmax(values) -> float:
@@ -104,7 +93,7 @@ def _error_vs_magnitude(measurements: list, path: Path) -> Path:
                 if m["dtype"] != dtype:
                     continue
                 for b in m.get("by_magnitude") or ():
-                    v = _num(b.get("max_ulp_conditioned", b.get("max_ulp")))  # cancellation aside
+                    v = _float(b.get("max_ulp_conditioned", b.get("max_ulp")))  # cancellation aside
                     if b.get("decade") is None or math.isnan(v):
                         continue
                     by_decade[b["decade"]] = _nanmax([by_decade.get(b["decade"], math.nan), v])
@@ -171,7 +160,7 @@ def _heatmap(measurements: list, path: Path) -> Path:
             over.add(cell)
         stats = m.get("ulp_conditioned", m.get("ulp"))  # well-conditioned elements (cancellation aside)
         if isinstance(stats, dict):
-            value[cell] = _nanmax([value.get(cell, math.nan), _num(stats.get("max"))])
+            value[cell] = _nanmax([value.get(cell, math.nan), _float(stats.get("max"))])
     finite = [math.log10(1 + v) for v in value.values() if math.isfinite(v) and v >= 0]
     vmax = max(finite + [1.0])
     grid = np.full((max(len(rows), 1), max(len(columns), 1)), np.nan)
@@ -191,7 +180,7 @@ def _heatmap(measurements: list, path: Path) -> Path:
             if (r, c) not in has_record:
                 continue
             v = value.get((r, c), math.nan)
-            text = "-" if (r, c) not in value else _compact(v)
+            text = "-" if (r, c) not in value else compact(v)
             shade = grid[i, j]
             dark = not math.isnan(shade) and norm(shade) > 0.6
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")

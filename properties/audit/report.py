@@ -14,33 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..formats import DTYPE_NAMES
+from .numbers import cell, compact, decode
 
 INF = float("inf")
-
-
-def _num(v) -> float:
-    """A record's number (float or "inf"/"nan") as a float."""
-    return float(v)  # float("inf"), float("nan") read the strings back
-
-
-def fmt_ulp(v) -> str:
-    """Compact: 0, 0.5, 12, 3.1e4, inf."""
-    if v is None:
-        return "-"
-    x = _num(v)
-    if x != x:
-        return "nan"
-    if x == INF:
-        return "inf"
-    if x == 0:
-        return "0"
-    if x < 10:
-        return f"{x:.2g}"
-    return f"{x:.0f}" if x < 1e4 else f"{x:.1e}".replace("e+0", "e").replace("e+", "e")
-
-
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _dtypes(audit) -> list[str]:
@@ -64,11 +40,11 @@ def aggregate(audit) -> dict:
         a["nonfinite"] += m["nonfinite"]
         a["raised"] += m["raised"]
         if m["ulp"] is not None:
-            if _num(m["ulp"]["max"]) >= a["max_ulp"]:
-                a["max_ulp"], a["worst"] = _num(m["ulp"]["max"]), m
-            a["max_ratio"] = max(a["max_ratio"], _num(m["bound_ratio"]["max"]))
+            if decode(m["ulp"]["max"]) >= a["max_ulp"]:
+                a["max_ulp"], a["worst"] = decode(m["ulp"]["max"]), m
+            a["max_ratio"] = max(a["max_ratio"], decode(m["bound_ratio"]["max"]))
         if m.get("ulp_conditioned") is not None:
-            a["cond_ulp"] = max(a["cond_ulp"], _num(m["ulp_conditioned"]["max"]))
+            a["cond_ulp"] = max(a["cond_ulp"], decode(m["ulp_conditioned"]["max"]))
     return agg
 
 
@@ -90,13 +66,13 @@ def _summary_table(audit, figure: str = "cond_ulp") -> list[str]:
             flags = [f"**{a['over']} over bound**" if a["over"] else "",
                      f"**{a['nonfinite']} non-finite**" if a["nonfinite"] else "",
                      f"**raised {a['raised']}x**" if a["raised"] else ""]
-            cells.append(f"{fmt_ulp(a[figure])} ({a['max_ratio']:.2g})" + "".join(f" {f}" for f in flags if f))
+            cells.append(f"{compact(a[figure])} ({a['max_ratio']:.2g})" + "".join(f" {f}" for f in flags if f))
         lines.append(f"| {loss} | {subject} | " + " | ".join(cells) + " |")
     return lines
 
 
 def _stats(st) -> str:
-    return "-" if st is None else f"{fmt_ulp(st['max'])} / {fmt_ulp(st['p50'])} / {fmt_ulp(st['p99'])}"
+    return "-" if st is None else f"{compact(st['max'])} / {compact(st['p50'])} / {compact(st['p99'])}"
 
 
 def _rel(st) -> str:
@@ -132,12 +108,12 @@ def _worst_section(audit, limit: int = 12) -> list[str]:
     for a in worst:
         m, w = a["worst"], a["worst"]["worst"]
         out.append(f"| {m['loss']} | {m['subject']} | {m['dtype']} | {m['device']} | {m['variant']} | {m['reduction']} | "
-                   f"{fmt_ulp(w['ulp'])} | {_g(w['rel'])} | {_g(w['bound_ratio'])} | {_g(w['got'])} | {_g(w['reference'])} |")
+                   f"{compact(w['ulp'])} | {_g(w['rel'])} | {_g(w['bound_ratio'])} | {_g(w['got'])} | {_g(w['reference'])} |")
     out.append("")
     for a in worst[:6]:
         m, w = a["worst"], a["worst"]["worst"]
         out += [f"<details><summary>{m['loss']} / {m['subject']} / {m['dtype']} / {m['device']}: "
-                f"{fmt_ulp(w['ulp'])} ulp -- reproduction</summary>", "", "```python", w["reproduction"], "```",
+                f"{compact(w['ulp'])} ulp -- reproduction</summary>", "", "```python", w["reproduction"], "```",
                 "", "</details>", ""]
     return out
 
@@ -178,7 +154,7 @@ def _magnitude_section(audit) -> list[str]:
             if b["decade"] is not None:
                 key = (m["loss"], m["subject"], m["device"], m["dtype"])
                 value = b.get("max_ulp_conditioned", b["max_ulp"])
-                table[key][b["decade"]] = max(table[key][b["decade"]], _num(value))
+                table[key][b["decade"]] = max(table[key][b["decade"]], decode(value))
     out = []
     groups = dict.fromkeys(k[:3] for k in table)
     for loss, subject, device in groups:
@@ -199,7 +175,7 @@ def _magnitude_section(audit) -> list[str]:
             cells = []
             for b in bins:
                 vals = [v for d, v in row.items() if b <= d < b + width]
-                cells.append(fmt_ulp(max(vals)) if vals else "")
+                cells.append(compact(max(vals)) if vals else "")
             out.append(f"| {dtype} | " + " | ".join(cells) + " |")
         out.append("")
     return out
@@ -214,11 +190,11 @@ def _device_section(audit) -> list[str]:
         b = by[(d["loss"], d["subject"], d["dtype"])]
         b[0] += d["elements"]
         b[1] += d["differing"]
-        b[2] = max(b[2], _num(d["max_ulp"]))
+        b[2] = max(b[2], decode(d["max_ulp"]))
     dev = " vs ".join(diffs[0]["devices"])
     out = [f"Same inputs on {dev}: elements not bit-identical, and the largest difference in ulps of the dtype.", "",
            "| loss | subject | dtype | elements | differing | max ulp |", "|---|---|---|---|---|---|"]
-    out += [f"| {k[0]} | {k[1]} | {k[2]} | {v[0]} | {v[1]} | {fmt_ulp(v[2])} |" for k, v in by.items()]
+    out += [f"| {k[0]} | {k[1]} | {k[2]} | {v[0]} | {v[1]} | {compact(v[2])} |" for k, v in by.items()]
     return out
 
 
@@ -250,12 +226,12 @@ def _edge_section(audit) -> list[str]:
         out += [f"<details><summary>{loss}: {len(dict.fromkeys(e['row'] for e in rows))} rows</summary>", "",
                 "| row | " + " | ".join(f"{s} {d}" + (f" {dev}" if many else "") for s, d, dev in cols) + " |",
                 "|---|" + "---|" * len(cols)]
-        cell = {(e["row"], e["subject"], e["dtype"], e["device"]): e for e in rows}
+        by_cell = {(e["row"], e["subject"], e["dtype"], e["device"]): e for e in rows}
         for name in dict.fromkeys(e["row"] for e in rows):
             cells = []
             for c in cols:
-                e = cell.get((name, *c))
-                cells.append("" if e is None else _cell(f"{OUTCOME[e['outcome']]}: {e['returned']}{GRAD[e['gradient']]}"))
+                e = by_cell.get((name, *c))
+                cells.append("" if e is None else cell(f"{OUTCOME[e['outcome']]}: {e['returned']}{GRAD[e['gradient']]}"))
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out += ["", "</details>", ""]
     return out
@@ -266,7 +242,7 @@ def _claims_section(audit) -> list[str]:
     if not claims:
         return ["Not run."]
     out = ["| claim | loss | the article | verdict | article right? |", "|---|---|---|---|---|"]
-    out += [f"| {c['id']} | {c['loss']} | `{_cell(c['article'])}` | {c['verdict']} | {'yes' if c['holds'] else '**no**'} |"
+    out += [f"| {c['id']} | {c['loss']} | `{cell(c['article'])}` | {c['verdict']} | {'yes' if c['holds'] else '**no**'} |"
             for c in claims]
     out.append("")
     out += [f"- **{c['id']}**: {c['finding']}" for c in claims]
