@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import tally
 from .cases import Case
-from .formats import FORMATS, FloatFormat
+from .formats import FloatFormat
 from .spec import LossSpec
-from .guard import InputMutationError
-from .subjects import CallTimeout, Subject
+from .subjects import Subject
 from .tolerance import bound
 
 #: (loss, dtype) -> [largest error/bound seen, number of checks]; the README's tightness figures.
@@ -31,35 +31,35 @@ class AgreementError(AssertionError):
 
 
 def reproduction(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str) -> str:
-    call = subject.call_source(case, dtype, device)
-    ref_args = ", ".join(
-        [f"{k}.double().cpu().numpy()" if v.dtype.kind == "f" else f"{k}.cpu().numpy()" for k, v in case.args.items()]
-        + [
-            f"{k}={k}.double().cpu().numpy()" if isinstance(v, np.ndarray) else f"{k}={v!r}"
-            for k, v in case.kwargs.items()
-        ]
-        + [f"{k}={v!r}" for k, v in spec.reference_kwargs.items()]
-    )
-    module = subject.callee_module
-    return "\n".join(
-        [f"import torch, {module}, refimpl" if module not in ("torch", "", "refimpl") else "import torch, refimpl", call,
-         f"ref = refimpl.{spec.name}({ref_args})", "print(out, ref)"]
-    )
+    """A complete script: the tensors (exact values), the call, the reference, and what each
+    returned, at full precision (``properties.diagnosis``)."""
+    from .diagnosis import reference_arguments, script, shown_output
+
+    return script(subject, case, dtype, device, modules=("refimpl",), after=[
+        f"ref = refimpl.{spec.name}({reference_arguments(spec, case)})", *shown_output(dtype, device, "ref.shape"),
+        'print("reference:", ref.tolist())'])
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
 
 
-def _describe(label, got, ref, err, bnd, fmt, idx) -> str:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = err / np.abs(ref)
-    ulp = fmt.ulp(ref)
-    return (
-        f"{label} element {idx}: got {got!r}, reference {ref!r}\n"
-        f"  error: abs {err:.3e}, rel {rel:.3e}, {err / ulp:.3g} ulp({fmt.name}); "
-        f"bound {bnd:.3e} ({bnd / ulp:.3g} ulp), error/bound = {err / bnd:.3g}"
-    )
+def _describe(label, got, ref, err, bnd, fmt, idx, names=("got", "reference")) -> str:
+    """One element against its expected value: the values at full precision and, where both are
+    finite, the error in abs / rel / ulp terms against the bound (``names``: what the two are)."""
+    g, r = names
+    head = f"{label} element {tuple(int(i) for i in np.atleast_1d(idx))}: "
+    if not (np.isfinite(got) and np.isfinite(ref)):  # no error in ulps or against a bound exists
+        word = lambda v: "NaN" if np.isnan(v) else repr(v)
+        return head + f"{g} {word(got)} where the {r} is {word(ref)}"
+    ulp = float(fmt.ulp(ref))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a huge bound in subnormal ulps: inf
+        rel = err / abs(ref) if ref else float("inf") if err else 0.0
+        versus = (f"bound {bnd:.3e} ({np.float64(bnd) / ulp:.3g} ulp), error/bound = {err / bnd:.3g}" if bnd > 0 else
+                  "bound 0 (an exact value), error/bound = " + ("inf" if err else "0"))
+        ulps = np.float64(err) / ulp
+    return (f"{head}{g} {got!r}, {r} {ref!r}\n"
+            f"  error: abs {err:.3e}, rel {rel:.3e}, {ulps:.3g} ulp({fmt.name}); {versus}")
 
 
 def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, result: np.ndarray,
@@ -117,9 +117,10 @@ class Comparison:
 
 def expected(spec: LossSpec, case: Case, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """``(reference, bound)`` of ``case`` (rounded to ``dtype``, reduction in its kwargs)."""
+    spec = spec.in_dtype(dtype)  # a plug-in's declared conventions in this dtype (properties.conventions)
     ref = spec.call_reference(case)
     reduction = case.kwargs.get("reduction", "mean")
-    return ref, bound_for(spec, FORMATS[dtype], case, reduction, ref, terms=ref if reduction == "none" else None)
+    return ref, bound_for(spec, spec.fmt(dtype), case, reduction, ref, terms=ref if reduction == "none" else None)
 
 
 def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str,
@@ -130,34 +131,18 @@ def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: st
     on it (the reference is then evaluated once)."""
     import torch
 
-    args, kwargs = case.to_torch(dtype, device)
-    try:
-        out = subject(args, kwargs)
-    except InputMutationError as exc:
-        raise ContractBreach(f"mutates its inputs: {_first_line(exc)}") from exc
-    except CallTimeout as exc:
-        raise ContractBreach(f"hangs: {_first_line(exc)}") from exc
-    except Exception as exc:  # a raise on valid input is a finding, reported, not a crash
-        raise ContractBreach(f"raises on valid input: {type(exc).__name__}: {_first_line(exc)}") from exc
+    from .diagnosis import check_returned, guarded
 
+    args, kwargs = case.to_torch(dtype, device)
+    out = guarded(lambda: subject(args, kwargs))
     ref, bnd = want if want is not None else expected(spec, case, dtype)
-    if not isinstance(out, torch.Tensor):
-        raise ContractBreach(f"returned a {type(out).__name__}, expected a torch.Tensor")
-    problems = []
-    if out.dtype != getattr(torch, dtype):
-        problems.append(f"returned dtype {out.dtype}, expected torch.{dtype}")
-    if out.device.type != torch.device(device).type:
-        problems.append(f"returned a tensor on {out.device}, expected {device}")
-    if tuple(out.shape) != ref.shape:
-        problems.append(f"returned shape {tuple(out.shape)}, expected {ref.shape}")
-    if problems:
-        raise ContractBreach("; ".join(problems))
+    check_returned(out, dtype, device, ref.shape)
 
     got = out.detach().to("cpu", torch.float64).numpy()
     with np.errstate(invalid="ignore"):
         err = np.where(np.isnan(ref) | (got == ref), 0.0, np.abs(got - ref))
     err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
-    return Comparison(case, FORMATS[dtype], got, ref, bnd, err)
+    return Comparison(case, spec.fmt(dtype), got, ref, bnd, err)
 
 
 def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: str, reduction: str,
@@ -165,14 +150,15 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
     """Assert ``subject`` agrees with ``spec.reference`` on ``case``; return max error/bound.
 
     ``record``: add the ratio to ``RATIOS`` (off for deliberately wrong implementations)."""
-    fmt = FORMATS[dtype]
+    spec = spec.in_dtype(dtype)
+    fmt = spec.fmt(dtype)
     case = case.rounded(dtype).with_kwargs(reduction=reduction)
     header = (
         f"{spec.name}[{dtype}-{device}-{reduction}-{variant}]: {subject.qualname} vs refimpl.{spec.name}\n"
         f"case: {case!r}\n"
     )
     repro = "\nReproduce:\n" + reproduction(spec, subject, case, dtype, device)
-    where = f" [{spec.name} {dtype} {device} reduction={reduction!r}]"
+    where = f" [{spec.name} {dtype} {device} reduction={reduction!r}{' ' + variant if variant else ''}]"
 
     def breach(diagnosis: str) -> AgreementError:
         # the first line is the one-line diagnosis; the case and the reproduction follow
@@ -194,9 +180,15 @@ def check_agreement(spec: LossSpec, subject: Subject, case: Case, dtype: str, de
     if record:
         rec = RATIOS[(spec.name, dtype)]
         rec[0], rec[1] = max(rec[0], max_ratio if np.isfinite(max_ratio) else rec[0]), rec[1] + 1
-    if max_ratio > 1.0:
+
+    def message() -> str:
         detail = _describe("worst", float(got[worst]), float(ref[worst]), float(err[worst]), float(bnd[worst]),
                            fmt, worst)
         n_bad = int(np.sum(ratio > 1.0))
-        raise AgreementError(f"{header}{n_bad} of {ratio.size} output element(s) outside the bound\n{detail}{repro}")
+        return (f"{subject.qualname} value outside the bound: {n_bad} of {ratio.size} output element(s), "
+                f"error/bound = {max_ratio:.3g}{where}\n{header}{detail}{repro}")
+
+    tally.worst(max_ratio, message)  # the worst example of the search is reported beside the minimal one
+    if max_ratio > 1.0:
+        raise AgreementError(message())
     return max_ratio

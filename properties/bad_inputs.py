@@ -18,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 
+from .agreement import ContractBreach
 from .cases import Case
+from .diagnosis import call_checked, guarded, headline, is_raise, returned_value, script, shown_output
 from .edge_cases.row import KnownFailure, find_known_failure
-from .guard import InputMutationError
 from .subjects import Subject
 
 A = np.array
@@ -151,30 +152,45 @@ class BadInputFailure(AssertionError):
 
 
 def check_bad_input(row: BadInput, subject: Subject, dtype: str, device: str, *, reference: bool = False) -> None:
-    """The valid call of ``row.loss`` succeeds and ``row``'s call raises (the type torch raises,
-    for torch; a ValueError naming the problem, for the reference), mutating nothing."""
+    """The valid call of ``row.loss`` keeps the contract and ``row``'s call raises (the type torch
+    raises, for torch; a ValueError naming the problem, for the reference), mutating nothing."""
+    from .specs import SPECS
+
     base, bad = VALID[row.loss], row.case()
-    where = f"bad input {row.id} [{subject.qualname}, {dtype}, {device}]"
-    for label, case in (("the valid call", base), ("the invalid call", bad)):
-        args, kwargs = case.to_torch(dtype, device)
+    first = lambda diagnosis: headline(subject.qualname, diagnosis, row.loss, dtype, device, row.name)
+
+    def failure(diagnosis: str, detail: str, case: Case, shows) -> BadInputFailure:
+        return BadInputFailure(f"{first(diagnosis)}\nbad input {row.id}: {detail}\nReproduce:\n"
+                               + script(subject, case, dtype, device, after=shows))
+
+    with warnings.catch_warnings():  # torch warns before refusing some shapes
+        warnings.simplefilter("ignore", UserWarning)
+        args, kwargs = base.to_torch(dtype, device)
+        shape = np.shape(SPECS[row.loss].call_reference(base))
         try:
-            with warnings.catch_warnings():  # torch warns before refusing some shapes
-                warnings.simplefilter("ignore", UserWarning)
-                subject(args, kwargs)
-        except InputMutationError as exc:
-            raise BadInputFailure(f"{where}: {label} {exc}") from exc
-        except Exception as exc:
-            if label == "the valid call":
-                raise BadInputFailure(f"{where}: the valid call {base!r} raised {type(exc).__name__}: {exc}") from exc
+            call_checked(subject, args, kwargs, dtype, device, shape)
+        except ContractBreach as exc:
+            raise failure(str(exc), f"on the valid call every row changes one thing in: {base!r}", base,
+                          shown_output(dtype, device, repr(shape))) from exc.__cause__
+        args, kwargs = bad.to_torch(dtype, device)
+        try:
+            out = guarded(lambda: subject(args, kwargs))
+        except ContractBreach as exc:
+            if not is_raise(exc):  # a mutation or a hang is no refusal
+                raise failure(str(exc), f"the invalid call {bad!r}", bad, []) from exc.__cause__
+            raised = exc.__cause__
             expected = ValueError if reference else (row.torch_raises if subject.qualname.startswith("torch.")
                                                      else Exception)
-            if expected is None or not isinstance(exc, expected):
-                raise BadInputFailure(f"{where}: raised {type(exc).__name__}: {exc}; expected "
-                                      f"{getattr(expected, '__name__', expected)}") from exc
-            text = str(exc.__cause__ or exc) if reference else ""
+            if expected is None or not isinstance(raised, expected):
+                name = getattr(expected, "__name__", expected)
+                raise failure(f"refuses invalid input {row.id} with the wrong exception: {type(raised).__name__}, "
+                              f"expected {name}", f"the invalid call {bad!r} raised {type(raised).__name__}: {raised}",
+                              bad, []) from raised
+            text = str(raised.__cause__ or raised) if reference else ""
             if reference and row.message not in text:
-                raise BadInputFailure(f"{where}: the message {text!r} should mention {row.message!r}") from exc
+                raise failure(f"refuses invalid input {row.id} without naming the problem: the message should "
+                              f"mention {row.message!r}", f"the message is {text!r}", bad, []) from raised
             return
-    raise BadInputFailure(f"{where}: accepted the invalid call {bad!r} (expected it to raise)\n"
-                          f"Reproduce:\nimport torch, {subject.callee_module}\n"
-                          + subject.call_source(bad, dtype, device))
+    raise failure(f"accepts invalid input: {row.id} (returned without raising)",
+                  f"accepted the invalid call {bad!r} (expected it to raise) and returned {returned_value(out)}", bad,
+                  [*shown_output(dtype, device, None), 'print("expected:  an exception")'])

@@ -316,3 +316,332 @@ CHECKS = {f.__name__: f for f in (
     thirdparty_focal_gamma_negative_accepted,
     monai_dice_negative_smooth_accepted,
 )}
+
+
+# ---- Keras 3 (torch backend) and fvcore adapters (properties/adapters/keras.py, fvcore.py) ----------
+
+
+def _keras_losses():
+    """``keras.losses`` on the torch backend (KERAS_BACKEND set before Keras's first import, as the adapter does)."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    from keras import losses
+
+    return losses
+
+
+def keras_float64_computed_in_float32() -> bool:
+    """keras.losses.MeanSquaredError of float64 x = 0.3, y = 1: the default dtype returns float32;
+    dtype='float64' returns float64 carrying float32's error (0.49000000953674316 for (0.3 - 1)^2,
+    relative 1.9e-8) because ops.mean computes in result_type(float64, 'float32') = float32."""
+    import torch
+
+    losses = _keras_losses()
+    x, y = _t([[0.3]], [[1.0]])
+    exact = (0.3 - 1.0) ** 2  # float64: within one float64 ulp of 0.49
+    default = losses.MeanSquaredError(reduction="none")(y, x)
+    asked = losses.MeanSquaredError(reduction="none", dtype="float64")(y, x)
+    rel = abs(float(asked) - exact) / exact
+    return default.dtype == torch.float32 and asked.dtype == torch.float64 and 1e-9 < rel < 1e-6
+
+
+def keras_scalar_loss_not_reduced() -> bool:
+    """Keras leaves a shape-() per-sample loss unreduced (``reduce_values``), weight included:
+    MeanSquaredError('mean_with_sample_weight') of l = (1 - 0)^2 = 1 with w = 10 is 10 for a 0-d
+    per-sample loss, and sum(w l) / sum(w) = 1 for the same value as a (1,) per-sample loss."""
+    losses = _keras_losses()
+    mse = losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    x, y, w = _t([0.0], [1.0], [10.0])  # (1,): mean over the last axis -> a 0-d per-sample loss
+    scalar = float(mse(y, x, sample_weight=w[0]))
+    batch = float(mse(y[None], x[None], sample_weight=w))  # (1, 1) -> per-sample (1,)
+    return scalar == 10.0 and batch == 1.0
+
+
+def keras_empty_batch_reductions() -> bool:
+    """An empty per-sample loss of shape (0,) is returned unreduced (shape (0,)) by 'sum' and
+    'sum_over_batch_size'; one of shape (0, 3) has 'sum_over_batch_size' 0 (divide_no_nan) where
+    the mean over no terms is 0/0 (refimpl.mse: NaN) and 'sum' 0-d 0."""
+    import refimpl
+
+    losses = _keras_losses()
+    e1, e3 = _t(np.zeros((0, 1)), np.zeros((0, 3, 1)))
+    s1 = losses.MeanSquaredError(reduction="sum")(e1, e1)
+    m1 = losses.MeanSquaredError(reduction="sum_over_batch_size")(e1, e1)
+    m3 = losses.MeanSquaredError(reduction="sum_over_batch_size")(e3, e3)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        math_mean = refimpl.mse(np.zeros((0, 3)), np.zeros((0, 3)), reduction="mean")
+    return (tuple(s1.shape) == (0,) and tuple(m1.shape) == (0,) and tuple(m3.shape) == () and float(m3) == 0.0
+            and bool(np.isnan(math_mean)))
+
+
+def keras_all_ignored_mean_is_zero() -> bool:
+    """SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100) with every label ignored:
+    the mean is 0.0 (the mask weight total / valid is divide_no_nan(2, 0) = 0); the mean over no
+    non-ignored target is 0/0 (refimpl.cross_entropy: NaN)."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    labels = torch.tensor([[-100], [-100]])
+    got = float(losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100)(labels, _t(x)[0]))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        math = refimpl.cross_entropy(x, np.array([-100, -100]), reduction="mean")
+    return got == 0.0 and bool(np.isnan(math))
+
+
+def keras_bce_clips_probabilities() -> bool:
+    """BinaryCrossentropy (probabilities, torch backend, float32): p is clipped to [1e-7, 1 - 1e-7]
+    before torch's BCE.  p = [0, 1, 1 - 2^-24], t = [1, 1, 0]: [16.118, 1.19e-7, 15.942] where
+    the mathematics (refimpl.bce) gives [inf, 0, 16.636]."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    p, t = np.array([0.0, 1.0, 1.0 - 2.0**-24]), np.array([1.0, 1.0, 0.0])
+    got = losses.BinaryCrossentropy(reduction="none")(*_t(t[:, None], p[:, None], dtype=torch.float32)).double().numpy()
+    math = refimpl.bce(p, t, reduction="none")
+    eps32 = float(np.float32(1e-7))
+    return (np.isclose(got[0], -np.log(eps32), rtol=1e-6) and np.isinf(math[0])
+            and got[1] > 1e-7 and math[1] == 0.0
+            and abs(got[2] - math[2]) > 0.5)
+
+
+def keras_kl_divergence_clips_probabilities() -> bool:
+    """KLDivergence clips y_true and y_pred to [1e-7, 1]: a zero target contributes
+    1e-7 log(1e-7 / q) (q = 0.25: -1.47e-6), not 0 (refimpl.kl_div: 0 log(0 / q) = 0)."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    t, q = np.array([0.0, 1.0]), np.array([0.25, 0.75])
+    got = losses.KLDivergence(reduction="none")(*_t(t[None, :, None], q[None, :, None], dtype=torch.float32))
+    got = got.double().numpy().ravel()
+    math = refimpl.kl_div(np.log(q), t, reduction="none")
+    eps32 = float(np.float32(1e-7))
+    return math[0] == 0.0 and np.isclose(got[0], eps32 * np.log(eps32 / 0.25), rtol=1e-5) and got[0] < -1e-6
+
+
+def keras_focal_from_logits_through_clipped_sigmoid() -> bool:
+    """BinaryFocalCrossentropy(from_logits=True, gamma=0), t = 0, float32: x = 10 gives 9.99959
+    (relative error 4.6e-5 against softplus(10) = 10.0000454, ~770 u) and x = 20 the clip's
+    -log(1 - float32(1 - 1e-7)) = 15.94 for 20.000000002 (refimpl.focal)."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    x, t = np.array([10.0, 20.0]), np.zeros(2)
+    got = losses.BinaryFocalCrossentropy(from_logits=True, gamma=0.0, reduction="none")(
+        *_t(t[:, None], x[:, None], dtype=torch.float32)).double().numpy()
+    exact = refimpl.focal(x, t, alpha=-1.0, gamma=0.0, reduction="none")
+    rel = np.abs(got - exact) / exact
+    return bool(rel[0] > 1e-5 and got[1] < 16.2 and exact[1] > 19.9)
+
+
+def keras_focal_nan_logit_raises() -> bool:
+    """BinaryFocalCrossentropy(from_logits=True) with a NaN logit raises (torch's BCE refuses the
+    NaN probability sigmoid(NaN) after the clip); the term depending on it is NaN (refimpl.focal)."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    x, t = np.array([[np.nan], [0.5]]), np.zeros((2, 1))
+    try:
+        losses.BinaryFocalCrossentropy(from_logits=True, reduction="none")(*_t(t, x, dtype=torch.float32))
+    except RuntimeError:
+        raised = True
+    else:
+        raised = False
+    with np.errstate(invalid="ignore"):
+        math = refimpl.focal(x.ravel(), t.ravel(), reduction="none")
+    return raised and bool(np.isnan(math[0]) and np.isfinite(math[1]))
+
+
+def keras_cross_entropy_masked_logit_probability_target() -> bool:
+    """CategoricalCrossentropy(from_logits=True): logits [0.5, -inf, 2] with target [0.25, 0, 0.75]
+    give NaN (0 * log_softmax = 0 * -inf); the loss is 0.5764 (refimpl.cross_entropy: 0 log 0 = 0)."""
+    import torch
+
+    import refimpl
+
+    losses = _keras_losses()
+    x, q = np.array([[0.5, -np.inf, 2.0]]), np.array([[0.25, 0.0, 0.75]])
+    got = losses.CategoricalCrossentropy(from_logits=True, reduction="none")(*_t(q, x, dtype=torch.float32))
+    math = refimpl.cross_entropy(x, q, reduction="none")
+    return bool(torch.isnan(got).all()) and bool(np.all(np.isfinite(math)))
+
+
+def keras_huber_delta_not_validated() -> bool:
+    """keras.losses.Huber accepts delta <= 0: delta = 0 gives 0 for every residual (|e| = 1, 1.25,
+    2.75), delta = -1 the negative delta |e| - delta^2 / 2 = -|e| - 0.5; torch refuses both."""
+    import torch
+    import torch.nn.functional as F
+
+    losses = _keras_losses()
+    x, y = _t([0.5, -1.0, 2.0], [1.5, 0.25, -0.75])
+    e = (x - y).abs()
+    zero = losses.Huber(delta=0.0, reduction="none")(y[:, None], x[:, None])
+    negative = losses.Huber(delta=-1.0, reduction="none")(y[:, None], x[:, None])
+    try:
+        F.huber_loss(x, y, delta=0.0)
+        torch_refuses = False
+    except RuntimeError:
+        torch_refuses = True
+    return (bool((zero == 0).all()) and bool(torch.allclose(negative.double(), -e - 0.5))
+            and torch_refuses)
+
+
+def fvcore_focal_computes_in_float32() -> bool:
+    """fvcore.nn.sigmoid_focal_loss casts inputs and targets to float32 (``inputs.float()``): a
+    float64 call returns float32 with float32's error (x = [0.3, -1.7, 2.5], t = [1, 0, 1]:
+    relative 2.5e-8 .. 2.3e-7 against refimpl.focal)."""
+    import torch
+    from fvcore.nn import sigmoid_focal_loss
+
+    import refimpl
+
+    x, t = np.array([0.3, -1.7, 2.5]), np.array([1.0, 0.0, 1.0])
+    out = sigmoid_focal_loss(*_t(x, t), alpha=0.25, gamma=2.0, reduction="none")
+    ref = refimpl.focal(x, t, alpha=0.25, gamma=2.0)
+    rel = np.abs(out.double().numpy() - ref) / ref
+    return out.dtype == torch.float32 and bool(np.all(rel < 1e-6)) and bool(np.max(rel) > 1e-12)
+
+
+def fvcore_focal_nan_gradient_fractional_gamma() -> bool:
+    """sigmoid_focal_loss(gamma=0.5), t = 1, x = [20, 1e4] (float32): 1 - p_t rounds to 0, the
+    derivative of (1 - p_t)^0.5 is inf, times d(1 - p_t)/dx = 0: NaN; the analytic gradient
+    (refimpl.grad.focal) is finite (-3.5e-14 and 0)."""
+    import torch
+    from fvcore.nn import sigmoid_focal_loss
+
+    import refimpl.grad
+
+    x = torch.tensor([20.0, 1e4], requires_grad=True)
+    sigmoid_focal_loss(x, torch.ones(2), alpha=0.25, gamma=0.5, reduction="sum").backward()
+    exact = refimpl.grad.focal(np.array([20.0, 1e4]), np.ones(2), alpha=0.25, gamma=0.5, reduction="sum")["inputs"]
+    return bool(torch.isnan(x.grad).all()) and bool(np.all(np.isfinite(exact)))
+
+
+def fvcore_smooth_l1_zero_second_derivative_at_zero() -> bool:
+    """smooth_l1_loss(beta=1) at r = input - target = 0: the first derivative r / beta = 0 is right,
+    the second (double backward through |r|) is 0 where d^2/dr^2 0.5 r^2 / beta = 1 / beta = 1
+    (torch.nn.functional.smooth_l1_loss gives 1 there); at r = 0.25 both give 1."""
+    import torch
+    import torch.nn.functional as F
+    from fvcore.nn import smooth_l1_loss
+
+    def second(fn):
+        r = torch.tensor([0.0, 0.25], dtype=torch.float64, requires_grad=True)
+        (g1,) = torch.autograd.grad(fn(r), r, create_graph=True)
+        (g2,) = torch.autograd.grad(g1.sum(), r)
+        return g1.detach().numpy(), g2.numpy()
+
+    zero = torch.zeros(2, dtype=torch.float64)
+    g1, g2 = second(lambda r: smooth_l1_loss(r, zero, beta=1.0, reduction="sum"))
+    _, t2 = second(lambda r: F.smooth_l1_loss(r, zero, beta=1.0, reduction="sum"))
+    return bool(np.array_equal(g1, [0.0, 0.25]) and np.array_equal(g2, [0.0, 1.0]) and np.array_equal(t2, [1.0, 1.0]))
+
+
+def fvcore_invalid_reduction_accepted() -> bool:
+    """smooth_l1_loss and sigmoid_focal_loss accept reduction='avg' (any string but 'mean' and
+    'sum') and return the unreduced 'none' result; torch refuses it."""
+    import torch.nn.functional as F
+    from fvcore.nn import sigmoid_focal_loss, smooth_l1_loss
+
+    x, y = _t([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    same = (bool((smooth_l1_loss(x, y, beta=1.0, reduction="avg") == smooth_l1_loss(x, y, beta=1.0)).all())
+            and bool((sigmoid_focal_loss(x, y, reduction="avg") == sigmoid_focal_loss(x, y)).all()))
+    try:
+        F.smooth_l1_loss(x, y, reduction="avg")
+        torch_refuses = False
+    except ValueError:
+        torch_refuses = True
+    return same and torch_refuses
+
+
+def fvcore_negative_parameters_accepted() -> bool:
+    """smooth_l1_loss takes beta = -0.5 as L1 (|r|: beta < 1e-5 is L1) and sigmoid_focal_loss takes
+    gamma = -1 (finite values; the focusing factor then grows as p_t -> 1); both are defined for
+    beta >= 0 and gamma >= 0 (refimpl refuses them)."""
+    import torch
+    from fvcore.nn import sigmoid_focal_loss, smooth_l1_loss
+
+    import refimpl
+
+    x, y = _t([[0.5, -1.0, 2.0]], [[1.0, 0.0, 1.0]])
+    l1 = bool(torch.equal(smooth_l1_loss(x, y, beta=-0.5), (x - y).abs()))
+    focal = bool(torch.isfinite(sigmoid_focal_loss(x, y, gamma=-1.0)).all())
+    refused = []
+    for call in (lambda: refimpl.smooth_l1(x.numpy(), y.numpy(), beta=-0.5),
+                 lambda: refimpl.focal(x.numpy(), y.numpy(), gamma=-1.0)):
+        try:
+            call()
+            refused.append(False)
+        except ValueError:
+            refused.append(True)
+    return l1 and focal and all(refused)
+
+
+def fvcore_smooth_l1_empty_mean_is_zero() -> bool:
+    """smooth_l1_loss(reduction='mean') of an empty input is ``0.0 * loss.sum()`` = 0, where the
+    mean over no terms is 0/0 (refimpl.smooth_l1 and torch: NaN)."""
+    from fvcore.nn import smooth_l1_loss
+
+    import refimpl
+
+    (e,) = _t(np.zeros(0))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        math = refimpl.smooth_l1(np.zeros(0), np.zeros(0), reduction="mean")
+    return float(smooth_l1_loss(e, e, beta=1.0, reduction="mean")) == 0.0 and bool(np.isnan(math))
+
+
+def fvcore_smooth_l1_small_beta_is_l1() -> bool:
+    """smooth_l1_loss with 0 < beta < 1e-5 computes L1 (documented): beta = 1e-6, r = 1e-7 gives
+    |r| = 1e-7 where smooth L1 is 0.5 r^2 / beta = 5e-9 (refimpl.smooth_l1)."""
+    from fvcore.nn import smooth_l1_loss
+
+    import refimpl
+
+    r = np.array([1e-7])
+    got = float(smooth_l1_loss(*_t(r, np.zeros(1)), beta=1e-6, reduction="sum"))
+    math = float(refimpl.smooth_l1(r, np.zeros(1), beta=1e-6, reduction="sum"))
+    return got == 1e-7 and np.isclose(math, 5e-9, rtol=1e-12)
+
+
+CHECKS.update({f.__name__: f for f in (
+    keras_float64_computed_in_float32, keras_scalar_loss_not_reduced, keras_empty_batch_reductions,
+    keras_all_ignored_mean_is_zero, keras_bce_clips_probabilities, keras_kl_divergence_clips_probabilities,
+    keras_focal_from_logits_through_clipped_sigmoid, keras_focal_nan_logit_raises,
+    keras_cross_entropy_masked_logit_probability_target, keras_huber_delta_not_validated,
+    fvcore_focal_computes_in_float32, fvcore_focal_nan_gradient_fractional_gamma,
+    fvcore_smooth_l1_zero_second_derivative_at_zero, fvcore_invalid_reduction_accepted,
+    fvcore_negative_parameters_accepted, fvcore_smooth_l1_empty_mean_is_zero, fvcore_smooth_l1_small_beta_is_l1,
+)})
+
+
+def fvcore_focal_saturated_factor_is_zero() -> bool:
+    """sigmoid_focal_loss (float32) with a hard target whose logit saturates: 1 - p_t rounds to 0
+    and (1 - p_t)^gamma = 0 for gamma > 0, so the loss is 0: t = 1, x = [31.625, 20], gamma =
+    [5.5e-250, 0.05] give 0 where refimpl.focal gives 4.6e-15 and 1.9e-10."""
+    import torch
+    from fvcore.nn import sigmoid_focal_loss
+
+    import refimpl
+
+    got, exact = [], []
+    for x, gamma in ((31.625, 5.5e-250), (20.0, 0.05)):
+        got.append(float(sigmoid_focal_loss(torch.tensor([x]), torch.ones(1), alpha=0.25, gamma=gamma)))
+        exact.append(float(refimpl.focal(np.array([x]), np.ones(1), alpha=0.25, gamma=gamma)[0]))
+    return got == [0.0, 0.0] and exact[0] > 4e-15 and exact[1] > 1e-10
+
+
+CHECKS[fvcore_focal_saturated_factor_is_zero.__name__] = fvcore_focal_saturated_factor_is_zero

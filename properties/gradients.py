@@ -11,18 +11,28 @@ a distance off 0 -- so no example is filtered away.
 
 from __future__ import annotations
 
+import re
+import warnings
+
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from hypothesis import assume
 
+from .agreement import ContractBreach, _describe
 from .cases import Case
+from .diagnosis import check_returned, guarded, headline, imports, parts, script
 from .edge_cases.row import KnownFailure, find_known_failure
+from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
-from .guard import InputMutationError
 from .spec import LossSpec
 from .tolerance import gradient_bound, gradient_underflow_gain
+
+try:
+    from torch.autograd.gradcheck import GradcheckError
+except ImportError:  # torch is needed to run any check, not to import the tables
+    GradcheckError = RuntimeError
 
 #: Magnitudes for finite differences: headroom_cap(...) ~ 1e2 and lower bounds ~1e-2.
 GRADCHECK_FORMAT = FloatFormat("float64", 53, max=16e3, tiny=1e-3, subnormal=5e-324)
@@ -173,6 +183,15 @@ def _dice(case: Case) -> Case:
     100000 --, and the gradient (up to (2 + 2 ratio) / den) overflows float16 at small den.
     smooth_dr >= 1e-2 and smooth_nr <= smooth_dr keep den >= 1e-2: FD error <= 1e-8 relative,
     |gradient| <= 400.  Tiny denominators are covered by the value tests and the edge cases."""
+    from refimpl.dice import dice_parts
+
+    kw = {k: case.kwargs[k] for k in ("smooth_nr", "smooth_dr", "squared_pred", "include_background", "batch")
+          if k in case.kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # include_background=False with one channel
+        _, den = dice_parts(case.args["input"], case.args["target"], **kw)
+    if den.size and np.all(den >= DICE_MIN_DENOMINATOR) and kw.get("smooth_nr", 0.0) <= kw.get("smooth_dr", 0.0):
+        return case  # the data keep every denominator large: smoothing constants as drawn
     dr = max(case.kwargs["smooth_dr"], DICE_MIN_DENOMINATOR)
     return case.with_kwargs(smooth_dr=dr, smooth_nr=min(case.kwargs["smooth_nr"], dr))
 
@@ -218,59 +237,89 @@ class GradientError(AssertionError):
     pass
 
 
-def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str, reduction: str,
-                   grad_output: float = 1.0) -> float:
-    """Autograd's gradient of ``subject`` agrees with ``refimpl.grad`` within ``gradient_bound``.
+def gradient_reproduction(spec: LossSpec, subject, case: Case, names, dtype: str, device: str,
+                          grad_output: float = 1.0) -> str:
+    """A script: the inputs ``names`` created with ``requires_grad_()``, the call, ``out.backward``
+    with an upstream gradient of the output's shape, autograd's gradient beside ``refimpl.grad``'s."""
+    from .diagnosis import gradient_lines
 
-    ``case`` is rounded to ``dtype`` first (both sides see the same inputs); the upstream
-    gradient is ``grad_output`` (ones for 'none').  Returns the largest error / bound."""
-    import torch
+    return script(subject, case, dtype, device, modules=("refimpl.grad",), requires_grad=tuple(names),
+                  after=gradient_lines(spec, case, names, grad_output))
 
+
+def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str, grad_output: float = 1.0):
+    """Autograd's gradients ``grads`` (``{name: float64 array}``) of the loss at ``case`` (rounded to
+    ``dtype``, reduction in its kwargs) against ``refimpl.grad`` within ``gradient_bound``: ``(largest
+    error / bound, diagnosis, detail)`` -- the diagnosis of the first input outside the bound
+    ("non-finite gradient w.r.t. ..." / "gradient outside the bound w.r.t. ..."), or None."""
     import refimpl.grad
 
-    fmt = FORMATS[dtype]
-    case = case.rounded(dtype).with_kwargs(reduction=reduction)
-    names = [n for n in differentiable(spec, case) if n in refimpl.grad.DIFFERENTIABLE[spec.name]]
-    header = f"gradient of {spec.name} [{subject.qualname}, {dtype}, {device}, {reduction}] w.r.t. {names}\ncase: {case!r}\n"
-    f, inputs = torch_function_of(subject, case, names, reduction, dtype, device)
-    try:
-        out = f(*inputs)
-        go = torch.full_like(out, grad_output)
-        grads = torch.autograd.grad(out, inputs, go, allow_unused=True)
-    except InputMutationError:
-        raise
-    except Exception as exc:
-        raise GradientError(f"{header}backward raised {type(exc).__name__}: {exc}") from exc
-    up = np.full(out.shape, grad_output) if reduction == "none" else grad_output
+    spec = spec.in_dtype(dtype)  # a plug-in's declared conventions in this dtype (properties.conventions)
+    fmt = spec.fmt(dtype)
+    reduction = case.kwargs.get("reduction", "mean")
+    terms = spec.call_reference(case, reduction="none")
+    up = np.full(np.shape(spec.call_reference(case)), grad_output) if reduction == "none" else grad_output
     ref = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs},
                                           grad_output=up)
-    forward_gain = spec.underflow(case, spec.call_reference(case, reduction="none")) if spec.underflow else 1.0
-    gain = gradient_underflow_gain(case, forward_gain)
+    gain = gradient_underflow_gain(case, spec.underflow(case, terms) if spec.underflow else 1.0)
     worst = 0.0
-    for name, g in zip(names, grads):
-        want, mag = ref[name], ref[name + "__mag"]
-        if g is None:
-            got = np.zeros_like(want)
-        else:
-            got = g.detach().to("cpu", torch.float64).numpy()
+    for name in names:
+        want, mag, got = ref[name], ref[name + "__mag"], grads[name]
         arg = case.args[name]
         bnd = gradient_bound(fmt, mag, arg.shape[-1] if arg.ndim else 1, gain)
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
             err = np.where(same, 0.0, np.abs(got - want))
         err = np.where(np.isnan(err), np.inf, err)
-        ratio = np.where(err == 0, 0.0, err / bnd)
-        if ratio.size and ratio.max() > 1:
-            i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-            ulp = fmt.ulp(want[i])
-            raise GradientError(
-                f"{header}d/d{name} element {i}: autograd {got[i]!r}, analytic {want[i]!r} (magnitude {mag[i]:.3e})\n"
-                f"  error: abs {err[i]:.3e}, {err[i] / ulp:.3g} ulp({dtype}); bound {bnd[i]:.3e}, "
-                f"error/bound = {ratio[i]:.3g}; {int(np.sum(ratio > 1))} of {ratio.size} elements outside\n"
-                "Reproduce:\n" + subject.call_source(case, dtype, device).replace(
-                    f"{name} = ", f"{name} = ", 1) + f"\n# then: {name}.requires_grad_(); out.backward()")
-        worst = max(worst, float(ratio.max()) if ratio.size else 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(err == 0, 0.0, err / bnd)
+        if not (ratio.size and ratio.max() > 1):
+            worst = max(worst, float(ratio.max()) if ratio.size else 0.0)
+            continue
+        nonfinite = ~np.isfinite(got) & np.isfinite(want)
+        i = np.unravel_index(int(np.argmax(nonfinite if nonfinite.any() else ratio)), ratio.shape)
+        idx = tuple(int(k) for k in i)
+        if nonfinite.any():
+            diagnosis = (f"non-finite gradient w.r.t. {name}: {int(nonfinite.sum())} of {ratio.size} element(s) where "
+                         f"the analytic gradient is finite (element {idx}: {float(got[i])!r}, "
+                         f"analytic {float(want[i])!r})")
+        else:
+            diagnosis = (f"gradient outside the bound w.r.t. {name}: {int(np.sum(ratio > 1))} of {ratio.size} "
+                         f"element(s), error/bound = {float(ratio[i]):.3g}")
+        detail = (_describe(f"d/d{name} worst", float(got[i]), float(want[i]), float(err[i]), float(bnd[i]), fmt, idx,
+                            names=("autograd", "analytic")) + f" (magnitude {float(mag[i]):.3e})")
+        return float(ratio[i]), diagnosis, detail
+    return worst, None, ""
+
+
+def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str, reduction: str,
+                   grad_output: float = 1.0) -> float:
+    """Autograd's gradient of ``subject`` agrees with ``refimpl.grad`` within ``gradient_bound``.
+
+    ``case`` is rounded to ``dtype`` first (both sides see the same inputs); the upstream
+    gradient is ``grad_output`` (ones for 'none').  The forward call is held to the contract
+    first (a raise, a wrong type, dtype, device or shape is diagnosed as such, never as a
+    gradient).  Returns the largest error / bound."""
+    import refimpl.grad
+
+    case = case.rounded(dtype).with_kwargs(reduction=reduction)
+    names = [n for n in differentiable(spec, case) if n in refimpl.grad.DIFFERENTIABLE[spec.name]]
+    got = autograd(subject, case, names, dtype, device, grad_output)
+    worst, diagnosis, detail = compare_gradients(spec, case, names, got, dtype, grad_output)
+    if diagnosis:
+        raise gradient_failure(spec, subject, case, names, dtype, device, diagnosis, detail, grad_output)
     return worst
+
+
+def gradient_failure(spec: LossSpec, subject, case: Case, names, dtype: str, device: str, diagnosis: str,
+                     detail: str = "", grad_output: float = 1.0) -> GradientError:
+    """A gradient check's failure: the one-line diagnosis, the case, ``detail``, a reproduction."""
+    where = f"reduction={case.kwargs.get('reduction', 'mean')!r}"
+    return GradientError(
+        f"{headline(subject.qualname, diagnosis, spec.name, dtype, device, where)}\n"
+        f"gradient of {spec.name} w.r.t. {list(names)}, upstream gradient {grad_output!r}\ncase: {case!r}\n"
+        + (detail + "\n" if detail else "") + "Reproduce:\n"
+        + gradient_reproduction(spec, subject, case, names, dtype, device, grad_output))
 
 
 def torch_function_of(subject, case: Case, names: list[str], reduction: str, dtype: str = "float64",
@@ -406,6 +455,11 @@ SUBGRADIENT_ROWS = [
 ]
 
 
+class GradcheckFailure(GradientError, GradcheckError):
+    """``gradcheck`` / ``gradgradcheck`` failed: a check failure (AssertionError) that is still
+    torch's ``GradcheckError`` for callers that catch it."""
+
+
 def gradcheck_case(subject, case: Case, names: list[str], reduction: str, device: str = "cpu",
                    second_order: bool = True, fast_mode: bool = True) -> None:
     """``torch.autograd.gradcheck`` (and ``gradgradcheck``) of ``subject`` at ``case`` in float64,
@@ -414,23 +468,120 @@ def gradcheck_case(subject, case: Case, names: list[str], reduction: str, device
     checked entry by entry; ``fast_mode`` applies to gradgradcheck only: random projections
     u^T H v instead of every second-derivative entry (one numerical directional derivative
     instead of one per input element).  (Fast mode on the first order let a backward scaled by
-    1.1 pass where the projection's terms cancelled: not strict enough there.)"""
+    1.1 pass where the projection's terms cancelled: not strict enough there.)
+
+    The forward call is held to the contract first; a failure is a :class:`GradcheckFailure`
+    (a ``GradcheckError`` too) whose first line says which derivative, w.r.t. what."""
     import torch
 
+    from .specs import SPECS
+
+    spec = SPECS[subject.loss]
+    if why := gradcheck_refusal(subject):  # a declared float32 arithmetic: no float64 finite differences
+        import pytest
+
+        pytest.skip(why)
+    case = case.with_kwargs(reduction=reduction)
+    autograd(subject, case, names, "float64", device)  # the contract first (a GradientError naming a breach)
     f, inputs = torch_function_of(subject, case, names, reduction, "float64", device)
-    torch.autograd.gradcheck(f, inputs, raise_exception=True)
+    try:
+        torch.autograd.gradcheck(f, inputs, raise_exception=True)
+    except GradcheckError as exc:
+        raise _gradcheck_failure(spec, subject, case, names, device, exc, second=False) from exc
     if second_order:
-        torch.autograd.gradgradcheck(f, inputs, raise_exception=True, fast_mode=fast_mode)
+        try:
+            torch.autograd.gradgradcheck(f, inputs, raise_exception=True, fast_mode=fast_mode)
+        except GradcheckError as exc:
+            raise _gradcheck_failure(spec, subject, case, names, device, exc, second=True) from exc
 
 
-def autograd(subject, case: Case, names, dtype: str = "float64", device: str = "cpu") -> dict[str, np.ndarray]:
-    """``{name: d(loss)/d(name)}`` by autograd (upstream gradient ones), as float64 NumPy."""
+_JACOBIAN = re.compile(r"output (\d+) with respect to input (\d+)")
+_PROJECTION = re.compile(r"numerical:\s*(\S+)\s*analytical:\s*(\S+)")
+
+
+def _gradcheck_failure(spec: LossSpec, subject, case: Case, names, device: str, exc, second: bool):
+    """The :class:`GradcheckFailure` of a failed gradcheck (``second``: gradgradcheck): which
+    derivative w.r.t. what, the point, the analytic value against the numerical one, torch's
+    report, and a reproduction (first order: autograd beside ``refimpl.grad``; second order:
+    the second derivative along a direction by double backward and by finite differences)."""
+    text = str(exc).strip()
+    m = _JACOBIAN.search(text)
+    of = lambda k: names[k] if k < len(names) else "the upstream gradient"
+    if second:
+        wrt = f" d/d{of(int(m.group(2)))} of d/d{of(int(m.group(1)))}" if m else ""
+        diagnosis = f"gradgradcheck: second derivative{wrt} disagrees with finite differences of the first derivative"
+        p = _PROJECTION.search(text)
+        detail = (f"second derivative (torch's random projection u^T H v, fast mode): analytic {p.group(2)}, "
+                  f"numerical {p.group(1)}\n") if p else ""
+        repro = second_derivative_reproduction(subject, case, names, device)
+    else:
+        wrt = f" w.r.t. {of(int(m.group(2)))}" if m else ""
+        diagnosis = f"gradcheck: first derivative{wrt} disagrees with finite differences"
+        _, problem, detail = compare_gradients(spec, case, names, autograd(subject, case, names, "float64", device),
+                                               "float64")
+        detail = f"autograd against refimpl.grad: {problem}\n{detail}\n" if problem else ""
+        repro = gradient_reproduction(spec, subject, case, names, "float64", device)
+    reduction = case.kwargs.get("reduction", "mean")
+    return GradcheckFailure(
+        f"{headline(subject.qualname, diagnosis, spec.name, 'float64', device, f'reduction={reduction!r}')}\n"
+        f"point: {case!r}\n{detail}torch.autograd.{'gradgradcheck' if second else 'gradcheck'} (step 1e-6, atol 1e-5, "
+        f"rtol 1e-3):\n  " + text.replace("\n", "\n  ") + "\nReproduce:\n" + repro)
+
+
+def second_derivative_reproduction(subject, case: Case, names, device: str) -> str:
+    """A float64 script: the second derivative along a direction d (H d) by double backward of
+    autograd's gradient, beside central finite differences of that gradient (step 1e-6)."""
+    tensors, call = parts(subject, case, "float64", device)
+    args = ", ".join(names)
+    return "\n".join([
+        imports(subject), *tensors,
+        f"def loss({args}):", "    " + call.replace("out = ", "return ", 1), "",
+        "def first_derivative(*x):  # autograd's gradient, itself differentiable",
+        "    x = [t.detach().requires_grad_() for t in x]",
+        "    out = loss(*x)",
+        "    return x, torch.autograd.grad(out, x, torch.ones_like(out), create_graph=True)", "",
+        f"x = [{args}]",
+        "d = [torch.linspace(0.5, 1.5, t.numel(), dtype=t.dtype).reshape(t.shape) * (k + 1) for k, t in enumerate(x)]",
+        "xs, g = first_derivative(*x)",
+        "live = [(gi, di) for gi, di in zip(g, d) if gi.requires_grad]",
+        "second = torch.autograd.grad([gi for gi, _ in live], xs, [di for _, di in live], allow_unused=True) "
+        "if live else [None] * len(xs)",
+        "analytic = [torch.zeros_like(t) if s is None else s for t, s in zip(xs, second)]  # H d by double backward",
+        "h = 1e-6",
+        "plus = first_derivative(*[t + h * e for t, e in zip(x, d)])[1]",
+        "minus = first_derivative(*[t - h * e for t, e in zip(x, d)])[1]",
+        "numerical = [(p - m) / (2 * h) for p, m in zip(plus, minus)]  # H d by central differences",
+        f"for name, a, n in zip({list(names)!r}, analytic, numerical):",
+        '    print(f"H d, double backward, d/d{name}:", a.tolist())',
+        '    print(f"H d, finite differences, d/d{name}:", n.tolist())'])
+
+
+def autograd(subject, case: Case, names, dtype: str = "float64", device: str = "cpu",
+             grad_output: float = 1.0) -> dict[str, np.ndarray]:
+    """``{name: d(loss)/d(name)}`` by autograd (an upstream gradient ``grad_output`` of the output's
+    shape), as float64 NumPy; a gradient that does not reach an input (the output detached from
+    it) is 0.  The forward call is held to the contract first, and a raise in backward is one
+    too: a :class:`GradientError` diagnosing it (never a harness traceback, never a gradient)."""
     import torch
 
+    from .specs import SPECS
+
+    spec = SPECS[subject.loss]
     reduction = case.kwargs.get("reduction", "mean")
     f, inputs = torch_function_of(subject, case, list(names), reduction, dtype, device)
-    out = f(*inputs)
-    grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True)
+    fail = lambda diagnosis: gradient_failure(spec, subject, case, names, dtype, device, diagnosis,
+                                              grad_output=grad_output)
+    try:
+        out = guarded(lambda: f(*inputs))
+        check_returned(out, dtype, device, np.shape(spec.call_reference(case)))
+    except ContractBreach as exc:
+        raise fail(str(exc)) from exc.__cause__
+    try:
+        grads = torch.autograd.grad(out, inputs, torch.full_like(out, grad_output), allow_unused=True) \
+            if out.requires_grad else [None] * len(inputs)
+    except Exception as exc:
+        raise fail(f"raises on valid input: {type(exc).__name__}: {str(exc).strip().splitlines()[0]} (in backward)"
+                   ) from exc
     return {n: (np.zeros(t.shape) if g is None else g.detach().to("cpu", torch.float64).numpy())
             for n, g, t in zip(names, grads, inputs)}
 
@@ -443,6 +594,24 @@ def analytic(spec: LossSpec, case: Case) -> dict[str, np.ndarray]:
 
 def nonfinite_gradients(grads: dict[str, np.ndarray], names) -> list[str]:
     return [f"d/d{n} = {np.array2string(grads[n], threshold=8)}" for n in names if not np.all(np.isfinite(grads[n]))]
+
+
+def finite_gradient_failure(row: GradientRow, subject, case: Case, grads: dict[str, np.ndarray], dtype: str,
+                            device: str) -> str:
+    """The failure message of a finite-gradient row where autograd's ``grads`` (:func:`autograd`
+    at ``case``, the row's case as the subject takes it) are not all finite: the one-line
+    diagnosis, the values and a reproduction."""
+    from .specs import SPECS
+
+    bad = [n for n in row.wrt if not np.all(np.isfinite(grads[n]))]
+    n = bad[0]
+    at = tuple(int(k) for k in np.argwhere(~np.isfinite(grads[n]))[0])
+    diagnosis = (f"non-finite gradient w.r.t. {', '.join(bad)} at {row.id}: {int(np.sum(~np.isfinite(grads[n])))} of "
+                 f"{grads[n].size} element(s) of d/d{n}, element {at} is {float(grads[n][at])!r}")
+    return (f"{headline(subject.qualname, diagnosis, row.loss, dtype, device, row.name)}\n"
+            f"why it must be finite: {row.why}\ncase: {case!r}\n"
+            + "".join(f"autograd d/d{k} = {grads[k].tolist()}\n" for k in bad)
+            + "Reproduce:\n" + gradient_reproduction(SPECS[row.loss], subject, case, row.wrt, dtype, device))
 
 
 def unrepresentable_gradient(spec: LossSpec, case: Case, names, dtype: str) -> str | None:
@@ -467,7 +636,14 @@ def subgradient_problem(row: SubgradientRow, spec: LossSpec, subject, h: float =
     mag = np.maximum(sides[0][row.wrt + "__mag"], sides[1][row.wrt + "__mag"])
     # one-sided gradients at distance h from the kink differ from the limits by O(h) (smooth branches)
     tol = gradient_bound(FLOAT64, mag, got.size) + 4 * h * (1 + mag)
-    if np.all((got >= lo - tol) & (got <= hi + tol)):
+    outside = ~((got >= lo - tol) & (got <= hi + tol))
+    if not np.any(outside):
         return None
-    return (f"subgradient {row.id} [{subject.qualname}]: d/d{row.wrt} = {got}, outside the subdifferential "
-            f"[{lo}, {hi}] ({row.why})")
+    i = np.unravel_index(int(np.argmax(outside)), outside.shape)
+    diagnosis = (f"gradient outside the bound w.r.t. {row.wrt}: outside the subdifferential at the kink {row.id} "
+                 f"({int(outside.sum())} of {outside.size} element(s))")
+    return (f"{headline(subject.qualname, diagnosis, row.loss, 'float64', 'cpu', row.name)}\n"
+            f"element {tuple(int(k) for k in i)}: autograd {float(got[i])!r}, subdifferential [{float(lo[i])!r}, "
+            f"{float(hi[i])!r}] (the one-sided analytic gradients at -+{h:g}) +- {float(tol[i]):.3e}\n"
+            f"why: {row.why}\ncase: {row.case!r}\nReproduce:\n"
+            + gradient_reproduction(spec, subject, row.case, [row.wrt], "float64", "cpu"))

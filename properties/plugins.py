@@ -6,10 +6,17 @@ positional, parameters by keyword -- or an ``nn.Module`` subclass, which is cons
 the parameters as keyword arguments, moved to the first tensor's device and called with the
 tensors.  Loading never raises for a broken plug-in: the subject carries a one-line diagnosis
 (``Subject.broken``) that ``tests/test_gate.py`` reports as a failure.
+
+A plug-in may declare conventions and API limits (``properties.conventions``): an attribute
+``lossproof_conventions`` of the function or class, ``--convention LOSS=NAME[=VALUE]`` on the
+command line, ``[tool.lossproof] conventions`` in ./pyproject.toml.  They become
+``Subject.declared``; a declaration outside the vocabulary is a usage error
+(:class:`~properties.conventions.ConventionError`, a ValueError), raised by :func:`load_all`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import os
@@ -46,8 +53,10 @@ def _module_call(cls):
     return call
 
 
-def load(loss: str, target: str, index: int = 0) -> Subject:
-    """The plug-in ``target`` (``MODULE:ATTR``) for ``loss`` as a subject (``broken`` set on failure)."""
+def load(loss: str, target: str, index: int = 0, cli: dict | None = None, pyproject: dict | None = None) -> Subject:
+    """The plug-in ``target`` (``MODULE:ATTR``) for ``loss`` as a subject (``broken`` set on failure),
+    with its declared conventions (its attribute, ``cli`` ``{loss: [NAME[=VALUE], ...]}`` and
+    ``pyproject`` ``{"LOSS=MODULE:ATTR" or "LOSS": [...]}``; ConventionError for a bad one)."""
     name = "impl" if index == 0 else f"impl{index + 1}"
     module_name, _, attr = target.partition(":")
     broken = lambda why: Subject(loss, name, target, None, origin="plugin", broken=f"{loss}={target}: {why}")
@@ -70,10 +79,27 @@ def load(loss: str, target: str, index: int = 0) -> Subject:
 
         if not issubclass(obj, torch.nn.Module):
             return broken(f"{attr!r} is a class but not an nn.Module subclass")
-        return Subject(loss, name, qualname, _module_call(obj), origin="plugin", signature=obj,
-                       timeout=timeout_seconds())
-    return Subject(loss, name, qualname, obj, origin="plugin", timeout=timeout_seconds())
+        subject = Subject(loss, name, qualname, _module_call(obj), origin="plugin", signature=obj,
+                          timeout=timeout_seconds())
+    else:
+        subject = Subject(loss, name, qualname, obj, origin="plugin", timeout=timeout_seconds())
+    from .conventions import declarations
+
+    declared = declarations(loss, target, obj, subject._params, cli or {}, pyproject or {})
+    return dataclasses.replace(subject, declared=declared) if declared else subject
 
 
-def load_all(specs: dict[str, list[str]]) -> dict[str, list[Subject]]:
-    return {loss: [load(loss, t, i) for i, t in enumerate(targets)] for loss, targets in specs.items()}
+def load_all(specs: dict[str, list[str]], conventions: list[str] = (), directory=None) -> dict[str, list[Subject]]:
+    """The plug-ins ``{loss: [MODULE:ATTR, ...]}`` as subjects, with the conventions declared for
+    them (``conventions``: ``--convention`` values; ``directory``: where pyproject.toml is read,
+    default the current directory).  ConventionError (a ValueError) for a declaration that is not
+    in the vocabulary, does not apply to its loss, or is made for a loss without a plug-in."""
+    from .conventions import ConventionError, parse_cli, read_pyproject
+    from .specs import SPECS
+
+    cli = parse_cli(list(conventions), list(SPECS))
+    pyproject = read_pyproject(directory)
+    for loss in cli:
+        if loss not in specs:
+            raise ConventionError(f"--convention {loss}=...: no plug-in of {loss} is checked (--impl {loss}=MODULE:ATTR)")
+    return {loss: [load(loss, t, i, cli, pyproject) for i, t in enumerate(targets)] for loss, targets in specs.items()}

@@ -47,6 +47,13 @@ class LossSpec:
     reference_kwargs: switches that make the reference reproduce a documented choice of the
                  function it mirrors where that departs from the mathematics (BCE's log clamp);
                  each is a recorded known deviation.
+    without:     ``{parameter: neutral(case, default) -> Case}``: how a case is rewritten for an
+                 implementation that lacks ``parameter`` when the data depend on it (cross-entropy's
+                 ignored targets, KL's log-space target); other parameters are simply left out
+                 (``properties.fit``).
+    sized_by:    parameters the strategy sizes magnitudes by (triplet's ``p``: the cap of |x|^p): a case
+                 drawn with another value is outside the domain at the default, so an implementation
+                 lacking the parameter is checked only on cases drawn at its default.
     """
 
     name: str
@@ -65,6 +72,25 @@ class LossSpec:
     event_dims: int = 0
     label_args: tuple[str, ...] = ()
     admits: Callable[[Case, FloatFormat], bool] = lambda case, fmt: True
+    without: dict = field(default_factory=dict)
+    sized_by: tuple[str, ...] = ()
+
+    def fit(self, case: Case, strict: bool = False) -> Case | None:
+        """The case as the implementation under test takes it: itself (``properties.fit.FittedSpec``
+        refits it for a partial plug-in)."""
+        return case
+
+    def fmt(self, dtype: str) -> FloatFormat:
+        """The format whose unit roundoff the tolerance bound uses for ``dtype`` inputs: the dtype's
+        own (``properties.fit.FittedSpec``: a plug-in's declared ``compute_dtype`` where narrower)."""
+        from .formats import FORMATS
+
+        return FORMATS[dtype]
+
+    def in_dtype(self, dtype: str) -> "LossSpec":
+        """This spec as checked in ``dtype``: itself (``properties.fit.FittedSpec``: with reference
+        switches that depend on the dtype a plug-in computes in, BCE's declared clip bounds)."""
+        return self
 
     def call_reference(self, case: Case, **override) -> np.ndarray:
         return self.reference(*case.args.values(), **{**self.reference_kwargs, **case.kwargs, **override})

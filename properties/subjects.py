@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import tally
 from .formats import DTYPE_NAMES
 from .guard import guarded_call
 from .spec import LossSpec
@@ -86,6 +87,10 @@ class Subject:
     source:      what a reproduction calls, when not ``qualname`` (an adapter's translating function);
     case_deviations: recorded known deviations of this subject on a region of generated cases
                  (:class:`CaseDeviation`), where no fixed row can name them.
+    declared:    the conventions and API limits a plug-in declares (``properties.conventions``,
+                 :class:`~properties.conventions.Declared`): the checks compare against the reference
+                 under them; a ``fixed:PARAM=VALUE`` makes VALUE the default the call leaves out, a
+                 ``tied:`` parameter is never passed, ``targets=01`` maps the labels in every call.
     """
 
     loss: str
@@ -103,6 +108,7 @@ class Subject:
     broken: str | None = None
     source: str | None = None
     case_deviations: tuple = ()
+    declared: tuple = ()
     _state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -143,8 +149,16 @@ class Subject:
         spec = SPECS.get(self.loss)
         if spec is None:
             return {}
-        return {p.name: p.default for p in inspect.signature(spec.reference).parameters.values()
-                if p.default is not inspect.Parameter.empty}
+        defaults = {p.name: p.default for p in inspect.signature(spec.reference).parameters.values()
+                    if p.default is not inspect.Parameter.empty}
+        for d in self.declared:  # fixed:PARAM=VALUE: the plug-in's own default, left out of the call
+            defaults.update(d.fixes)
+        return defaults
+
+    @cached_property
+    def _hidden(self) -> frozenset:
+        """Parameters a declaration takes out of every call (``tied:A=B``: A is B's value)."""
+        return frozenset(n for d in self.declared for n in d.hidden)
 
     def _at_default(self, name, value) -> bool:
         default = self._contract_defaults.get(name, _NO_DEFAULT)
@@ -157,6 +171,13 @@ class Subject:
         except Exception:  # arrays, tensors: never "the default"
             return False
 
+    def lacking(self, names) -> list[str]:
+        """The parameters among ``names`` this subject does not accept (none for a ``**kwargs``
+        signature or one that cannot be read)."""
+        if self._params is None:
+            return []
+        return [n for n in names if n not in self._params]
+
     def missing_params(self, params) -> list[str]:
         """The keyword parameters this subject does not accept, among ``params`` (names, or a
         ``{name: value}`` mapping: a parameter at the contract's default -- ``weight=None``,
@@ -164,13 +185,16 @@ class Subject:
         if self._params is None:
             return []
         values = params if isinstance(params, dict) else dict.fromkeys(params, _NO_DEFAULT)
-        return [n for n, v in values.items() if n not in self._params and not self._at_default(n, v)]
+        return [n for n, v in values.items()
+                if n not in self._params and n not in self._hidden and not self._at_default(n, v)]
 
     def call_kwargs(self, kwargs: dict) -> dict:
-        """``kwargs`` without the parameters this subject lacks that are at the contract's default."""
+        """``kwargs`` without the parameters this subject lacks that are at the contract's default
+        (or at a declared ``fixed:`` value) and without those a declaration takes out (``tied:``)."""
         if self._params is None:
-            return dict(kwargs)
-        return {k: v for k, v in kwargs.items() if k in self._params or not self._at_default(k, v)}
+            return {k: v for k, v in kwargs.items() if k not in self._hidden}
+        return {k: v for k, v in kwargs.items()
+                if k not in self._hidden and (k in self._params or not self._at_default(k, v))}
 
     def call_source(self, case, dtype: str, device: str) -> str:
         """Source that builds ``case``'s tensors and calls this subject as a user would (a Module
@@ -178,7 +202,9 @@ class Subject:
         from .cases import Case
 
         fitted = Case(case.args, self.call_kwargs(case.kwargs))
-        return fitted.call_source(self.callee, dtype, device, module=inspect.isclass(self.signature))
+        *tensors, call = fitted.call_source(self.callee, dtype, device, module=inspect.isclass(self.signature)).splitlines()
+        mapped = [line for d in self.declared for line in d.source_lines()]  # targets=01: the labels as called
+        return "\n".join([*tensors, *mapped, call])
 
     def unsupported(self, *, dtype: str | None = None, variant: str | None = None, case=None,
                     params=()) -> str | None:
@@ -200,6 +226,9 @@ class Subject:
         input, :class:`CallTimeout` if it ran past its timeout (every later call then fails at once).
         Parameters it does not accept are left out when they are at the contract's default."""
         kwargs = self.call_kwargs(kwargs)
+        for d in self.declared:  # targets=01: the labels as the plug-in takes them
+            args = d.map_args(args)
+        tally.called()
         if self.timeout is None:
             return guarded_call(self.fn, args, kwargs, self.qualname)
         if "hung" in self._state:

@@ -11,7 +11,21 @@ what the BCE spec compares with (``LossSpec.reference_kwargs``; a recorded
 known deviation, ``properties/known_deviations.toml``).  ``weight`` is broadcast to the
 target's shape as torch's ``expand`` does.  ``log(1 - x)`` is ``log1p(-x)``.
 
-Source: ATen ``binary_cross_entropy`` (aten/src/ATen/native/Loss.cpp).
+``clip`` (default None, off) is the other common choice, Keras's: the probabilities are clipped
+before the logs,
+
+    x_c = min(max(x, lo), hi),   term_i = -w_i * ( t_i * log x_c + (1 - t_i) * log(1 - x_c) )
+
+with ``clip=EPS`` meaning [lo, hi] = [EPS, 1 - EPS] (Keras 3 ``binary_crossentropy``:
+``output = clip(output, epsilon(), 1 - epsilon())``, ``epsilon() = 1e-7``; BCE(0, 1) = -log(1e-7)
+= 16.118, not 100) and ``clip=(lo, hi)`` giving the bounds as an implementation computing in a
+narrower dtype holds them (float32 holds 1 - 1e-7 as 1 - 2^-23 = 0.99999988: BCE(1, 0) there is
+-log(2^-23) = 15.942).  A plug-in declares it (``properties.conventions``: ``clip=EPS``); the
+contract itself does not clip.  With a clip the logs are >= log(lo) > -100: ``clamp_log`` has no
+effect.
+
+Source: ATen ``binary_cross_entropy`` (aten/src/ATen/native/Loss.cpp); Keras 3
+``keras/src/backend/*/nn.py`` ``binary_crossentropy``.
 """
 
 from __future__ import annotations
@@ -23,7 +37,17 @@ from ._common import as_f64, broadcast_weight, check_reduction, check_same_shape
 LOG_CLAMP = -100.0
 
 
-def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False) -> np.ndarray:
+def clip_bounds(clip) -> tuple[float, float] | None:
+    """``clip`` (None, EPS or (lo, hi)) as the bounds (lo, hi) the probabilities are clipped to."""
+    if clip is None:
+        return None
+    lo, hi = (float(clip), 1.0 - float(clip)) if np.ndim(clip) == 0 else (float(clip[0]), float(clip[1]))
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(f"binary_cross_entropy: clip bounds must satisfy 0 <= lo <= hi <= 1, got {(lo, hi)}")
+    return lo, hi
+
+
+def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, clip=None) -> np.ndarray:
     check_reduction(reduction)
     x = as_f64("input", input)
     t = as_f64("target", target)
@@ -34,6 +58,9 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
     if t.size and not (np.min(t) >= 0.0 and np.max(t) <= 1.0):  # torch checks the target too
         raise ValueError("binary_cross_entropy: all elements of target must be in [0, 1]")
     w = broadcast_weight(weight, x.shape)
+    bounds = clip_bounds(clip)
+    if bounds is not None:  # validated above on the unclipped x; np.clip keeps NaN
+        x = np.clip(x, *bounds)
     terms = elementwise(lambda x, t, weight=None: bce_terms(x, t, clamp_log, weight), x, t, weight=w)
     return reduce(terms, reduction)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from mutants import MUTANTS as OUTPUT_MUTANTS
+from .mutants import MUTANTS as OUTPUT_MUTANTS
 from properties.specs import SPECS
 from properties.subjects import Subject, reference_subject
 

@@ -49,6 +49,12 @@ PLUGINS = textwrap.dedent('''
         if input.numel() == 0:
             raise ValueError("empty batch")
         return F.mse_loss(input, target, reduction=reduction)
+
+    def mse_float64(input, target, reduction="mean"):
+        return F.mse_loss(input.double(), target.double(), reduction=reduction)
+
+    def mse_flat(input, target, reduction="mean"):
+        return F.mse_loss(input, target, reduction=reduction).reshape(-1)
 ''')
 
 
@@ -79,7 +85,9 @@ def test_audit_follows_its_schema_and_is_strict_json(plugins):
     json.dumps(audit, allow_nan=False)
     assert audit["schema_version"] == 1
     assert {m["dtype"] for m in audit["measurements"]} == {"float64", "float16"}
-    assert len(audit["measurements"]) == len(SPECS["mse"].variants) * 2 * len(SPECS["mse"].reductions)
+    subjects = {m["subject"] for m in audit["measurements"]}  # torch and any installed adapter
+    assert "torch" in subjects
+    assert len(audit["measurements"]) == len(subjects) * len(SPECS["mse"].variants) * 2 * len(SPECS["mse"].reductions)
     assert audit["claims"] and audit["edge_cases"]
     assert audit["environment"]["versions"]["torch"] == torch.__version__
 
@@ -99,7 +107,7 @@ def test_schema_rejects_what_breaks_the_contract(plugins):
 def test_a_wrong_implementation_is_measured_over_the_bound_and_the_right_one_is_not(plugins):
     audit = _audit("--impl", "mse=audit_plugins:mse", "--impl", "mse=audit_plugins:mse_off", "--dtype", "float64,float16",
                    "--examples", "8", "--progress", "none", "--no-edge-cases")
-    assert {m["subject"] for m in audit["measurements"]} == {"torch", "impl", "impl2"}
+    assert {"torch", "impl", "impl2"} <= {m["subject"] for m in audit["measurements"]}  # (+ installed adapters)
     right, off = _m(audit, "impl"), _m(audit, "impl2")
     assert right["over_bound"] == 0 and right["elements"] > 0
     # 2**-20 relative is 2**32 ulp in float64 ...
@@ -161,8 +169,8 @@ def test_element_decades_follow_the_output_shape():
 
 
 def test_edge_case_matrix_records_what_each_subject_returns(plugins):
-    audit = _audit("--impl", "mse=audit_plugins:mse_no_empty", "--dtype", "float32", "--examples", "1",
-                   "--progress", "none")
+    audit = _audit("--impl", "mse=audit_plugins:mse_no_empty", "--subject", "torch,impl", "--dtype", "float32",
+                   "--examples", "1", "--progress", "none")
     rows = {(e["subject"], e["row"]): e for e in audit["edge_cases"]}
     torch_empty = rows[("torch", "empty_batch-none")]
     assert torch_empty["outcome"] == "met" and torch_empty["returned"].startswith("empty")
@@ -244,9 +252,9 @@ def test_command_writes_report_json_and_plots_and_gates_on_a_baseline(plugins, c
     assert "lossproof audit:" in printed and "| mse | impl |" in printed
     md = (out_ok / "audit.md").read_text()
     for section in ("## Summary", "## Error distributions per setting", "## Largest errors found",
-                    "## Error vs input magnitude", "## CPU vs CUDA", "## The source article's claims",
-                    "focal_is_not_bce_pos_weight", "## Environment"):
+                    "## Error vs input magnitude", "## CPU vs CUDA", "## Environment"):
         assert section in md, section
+    assert "## The source article's claims" not in md  # only a plug-in audited (see the test below)
     validate(json.loads((out_ok / "audit.json").read_text()))
     if importlib.util.find_spec("matplotlib"):
         assert (out_ok / "max_ulp_heatmap.png").read_bytes()[:4] == b"\x89PNG"
@@ -280,3 +288,29 @@ def test_cpu_vs_cuda_differences_are_recorded(plugins):
     assert {m["device"] for m in audit["measurements"]} == {"cpu", "cuda"}
     assert audit["device_differences"] and all(d["devices"] == ["cpu", "cuda"] for d in audit["device_differences"])
     assert audit["environment"]["devices"][1]["cuda_version"]
+
+
+def test_a_contract_breach_is_counted_apart_from_raises(plugins):
+    """A wrong dtype or shape is a contract breach, not a raise: each has its own count and example."""
+    audit = _audit("--impl", "mse=audit_plugins:mse_float64", "--impl", "mse=audit_plugins:mse_flat",
+                   "--impl", "mse=audit_plugins:mse_raises", "--subject", "impl,impl2,impl3", "--dtype", "float32",
+                   "--examples", "3", "--progress", "none", "--no-edge-cases")
+    dtype, flat, raises = (_m(audit, s, "float32", "mean") for s in ("impl", "impl2", "impl3"))
+    assert dtype["breached"] == dtype["inputs"] > 0 and dtype["raised"] == 0
+    assert "returned dtype torch.float64, expected torch.float32" in dtype["breach_example"]
+    assert flat["breached"] == flat["inputs"] > 0 and flat["raised"] == 0
+    assert "returned shape (1,), expected ()" in flat["breach_example"]
+    assert raises["raised"] == raises["inputs"] > 0 and raises["breached"] == 0 and raises["breach_example"] is None
+    md = render(audit)
+    assert "contract breach(es)**" in md and "broke the contract on" in md
+
+
+def test_the_article_claims_are_left_out_of_an_audit_of_plugins_only(plugins):
+    """The source article's claims are about the built-ins: an audit of ``--impl`` subjects only leaves
+    them out (JSON and report); with a built-in audited too they are there."""
+    common = ("--loss", "mse", "--dtype", "float32", "--examples", "2", "--progress", "none", "--no-edge-cases")
+    mine = _audit("--impl", "mse=audit_plugins:mse", "--subject", "impl", *common)
+    assert mine["claims"] == [] and "article claims" not in render(mine)
+    assert "## The source article's claims" not in render(mine)
+    both = _audit("--impl", "mse=audit_plugins:mse", *common)
+    assert both["claims"] and "## The source article's claims" in render(both)

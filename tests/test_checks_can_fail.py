@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mutants import MUTANTS, mutant
+from .mutants import MUTANTS, mutant
 from properties.agreement import AgreementError, check_agreement
 from properties.bad_inputs import BAD_INPUTS, BadInputFailure, check_bad_input
 from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, run_edge_case

@@ -1,11 +1,11 @@
 """What a gate run (``pytest --impl``) reports beyond pass / fail, checked on small gate runs
 (subprocesses, a few dozen tests each via ``-k``):
 
-(a) the coverage summary at the end of the run lists, for a partial implementation
-    (``tests.catalogue.regression:mse_unweighted`` has no ``weight``), the kinds of check run
-    and why the others were not: the missing parameter named.  :func:`summary_problems` is the
-    check; it is also shown to reject the same output with the summary (or its skip line) cut
-    out, so this test fails if the summary goes missing;
+(a) the coverage summary at the end of the run counts, for a partial implementation
+    (``tests.catalogue.regression:mse_unweighted`` has no ``weight``), the examples each check
+    family ran (> 0 in every one: a lacking parameter is held at its default, not skipped) and
+    the verdict.  :func:`summary_problems` is the check; it is also shown to reject the same output
+    with the summary, a family's line or its examples cut out, so this test fails if they go missing;
 (b) the "allowed known deviation" path (``tests/matrix.py`` ``check_with_known``, and the
     finite-gradient test): a plug-in that shows a recorded deviation as torch does gets an xfail
     "allowed: recorded known deviation ...", and a plug-in that fails such a row in another way
@@ -20,8 +20,10 @@ import re
 
 import pytest
 
-# a checkout's tests: the gate runs below import tests.catalogue from the repository root
-pytest.importorskip("tests.catalogue.runner", reason="the gate's meta-tests run in a checkout of lossproof")
+# a checkout's tests (the package `tests`): the gate runs below import tests.catalogue from the repository
+# root; installed as lossproof_tests (`lossproof gate`) they skip without importing any other `tests`
+if __package__ != "tests":
+    pytest.skip("the gate's meta-tests run in a checkout of lossproof", allow_module_level=True)
 from tests.catalogue.runner import GateResult, run_many  # noqa: E402
 
 PLUGINS = "tests.catalogue.known_deviation_plugins"
@@ -78,16 +80,18 @@ def summary_problems(output: str) -> list[str]:
     if UNWEIGHTED_KEY not in [ln.strip() for ln in section if ln and not ln.startswith(" ")]:
         return [f"the summary does not list the plug-in {UNWEIGHTED_KEY}: {section}"]
     problems = []
-    for kind in ("contract", "agreement", "bad inputs", "edge cases", "gradients"):
-        if not any(re.match(rf"\s+{kind}\s+.*\b[1-9]\d* passed", ln) for ln in section):
-            problems.append(f"no '{kind}  N passed' line")
-    if not any(re.match(r"\s+not checked \([1-9]\d* tests?\): .*has no parameter\(s\) \['weight'\]", ln)
-               for ln in section):
-        problems.append("no 'not checked (N tests): ... has no parameter(s) ['weight']' line")
+    for kind in ("agreement", "bad inputs", "edge cases", "gradients", "invariants"):
+        if not any(re.match(rf"\s+{kind}\s+[1-9]\d* examples \(\d+ calls\) in [1-9]\d* tests; .*\b[1-9]\d* passed", ln)
+                   for ln in section):
+            problems.append(f"no '{kind}  N examples (M calls) in K tests; ... passed' line with N > 0")
+    if not any(ln.startswith("lossproof verdict: conforms") for ln in section):
+        problems.append("no 'lossproof verdict: conforms' line")
     return [f"{p} in the coverage summary:\n" + "\n".join(section) for p in problems]
 
 
-def test_coverage_summary_names_kinds_and_the_missing_parameter(runs):
+def test_coverage_summary_counts_examples_of_a_partial_plugin(runs):
+    """mse_unweighted has no ``weight``: the weighted variants are drawn at weight=None, never
+    skipped, so every family checks examples and the verdict is "conforms"."""
     result = runs["partial"]
     assert result.returncode == 0, f"the correct mse_unweighted fails the gate{_context(result)}"
     problems = summary_problems(result.output)
@@ -103,10 +107,10 @@ def test_summary_check_fails_without_the_summary(runs):
     end = output.index("\n=", start + 1) + 1
     assert summary_problems(output[:start] + output[end:]) == [
         "no coverage summary ('lossproof gate coverage' section) in the output"]
-    no_skip = re.sub(r"^\s+not checked .*weight.*\n", "", output, flags=re.M)
-    assert any("has no parameter(s) ['weight']" in p for p in summary_problems(no_skip))
+    no_examples = re.sub(r"^(\s+invariants\s+)\d+ examples", r"\g<1>0 examples", output, count=1, flags=re.M)
+    assert any("'invariants  N examples" in p for p in summary_problems(no_examples))
     no_edge = re.sub(r"^\s+edge cases .*\n", "", output, count=1, flags=re.M)
-    assert any("'edge cases  N passed'" in p for p in summary_problems(no_edge))
+    assert any("'edge cases  N examples" in p for p in summary_problems(no_edge))
 
 
 # ---- (b) allowed known deviations -----------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from properties import tally
+from properties.fit import NOT_APPLICABLE, fitted, outside
 from properties.formats import FORMATS
 from properties.invariants import INVARIANTS, InvariantViolation, Unsupported, run_invariant
 from properties.specs import SPECS
-from matrix import ROW_EXAMPLES, check_with_known, subject_matrix
+from .matrix import ROW_EXAMPLES, check_with_known, subject_matrix
 from properties.edge_cases.row import known_for
 
 
@@ -31,6 +33,9 @@ def _invariant_test(spec):
     @given(data=st.data())
     def test(subject, dtype, device, inv, data):
         fmt = FORMATS[dtype]
+        if why := subject.unsupported(dtype=dtype):
+            pytest.skip(why)
+        fspec = fitted(spec, subject)
         # an invariant draws from every variant: redraw a case the subject cannot take (a plug-in
         # without `weight` is still checked on the unweighted ones); skip only if none fits.  A
         # relation's `needs` (a batch of 2 for the batch-structure ones) is redrawn for the same way
@@ -38,12 +43,13 @@ def _invariant_test(spec):
         # ~65 % of examples rejected, and a rare run reached 50 (FailedHealthCheck in CI)
         needs = getattr(inv.relation, "needs", None)
         for _ in range(REDRAWS):
-            case = data.draw(inv.strategy(spec, fmt), label="case").rounded(dtype)
-            why = subject.unsupported(dtype=dtype, case=case)
+            case = data.draw(inv.strategy(fspec, fmt), label="case").rounded(dtype)
+            why = subject.unsupported(case=case)
             if not why and (needs is None or needs(spec, case)):
                 break
         if why:
-            pytest.skip(why)
+            tally.reject(why)
+        outside(fspec, case, dtype)
         known = known_for(inv.known_failures, subject, dtype)
         try:
             drawn = []  # the recorded implementation, when asked, replays the plug-in's draws
@@ -58,8 +64,8 @@ def _invariant_test(spec):
             check_with_known(subject, known, InvariantViolation, run,
                              f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
                              f"{inv.id}. Upstream changed: update properties/known_deviations.toml.", spec)
-        except Unsupported as exc:
-            pytest.skip(str(exc))
+        except Unsupported as exc:  # the relation needs a parameter value the plug-in lacks: this example only
+            tally.reject(f"{NOT_APPLICABLE}: {exc}")
 
     test.__name__ = test.__qualname__ = f"test_invariant_{spec.name}"
     test.__doc__ = f"The {spec.name} invariants."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
-from invariant_mutants import mutant, mutant_for
+from .invariant_mutants import mutant, mutant_for
 from properties.formats import FORMATS
 from properties.invariants import INVARIANTS, InvariantViolation, run_invariant
 from properties.specs import SPECS

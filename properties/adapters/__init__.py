@@ -23,7 +23,7 @@ import importlib
 from functools import cache
 
 #: Adapter modules (in this package), in the order their subjects are listed.
-MODULES = ("torchvision", "monai", "kornia", "metric_learning")
+MODULES = ("torchvision", "monai", "kornia", "metric_learning", "keras", "fvcore")
 
 
 @cache

@@ -10,7 +10,8 @@ both audits are compared (their ``inputs`` / ``elements`` may differ: another se
 
 * measurement: ``over_bound`` > 0 where it was 0 (an error now exceeds the tolerance model's
   bound); or ``nonfinite`` grew (NaN / inf where the reference is finite); or ``raised`` > 0
-  where it was 0 (the subject now raises on valid input);
+  where it was 0 (the subject now raises on valid input); or ``breached`` > 0 where it was 0 (it
+  now breaks its contract otherwise: a wrong type, dtype, device or shape, a hang, a mutation);
 * edge case: outcome ``met`` or ``known deviation`` before and ``unmet`` now; or gradient
   ``finite`` before and ``non-finite`` now.
 
@@ -142,6 +143,12 @@ def _measurement(key: dict, old: dict, new: dict, out: dict) -> None:
         bad.append(f"raises on {r_n} of {new.get('inputs')} valid inputs (was 0){example}")
     elif r_o > 0 and r_n == 0:
         good.append(f"raised on {r_o} inputs, now on none")
+    b_o, b_n = old.get("breached", 0), new.get("breached", 0)
+    if b_n > 0 and b_o == 0:
+        example = f": {new['breach_example']}" if new.get("breach_example") else ""
+        bad.append(f"breaks its contract on {b_n} of {new.get('inputs')} valid inputs (was 0){example}")
+    elif b_o > 0 and b_n == 0:
+        good.append(f"broke its contract on {b_o} inputs, now on none")
     u_o, u_n = _max_ulp(old), _max_ulp(new)
     change = _ulp_change(u_o, u_n)
     ulp_text = f"max ulp {compact(u_o)} -> {compact(u_n)}"

@@ -139,7 +139,12 @@ def run_audit(opts: Options, argv: list[str] | None = None) -> dict:
     from .progress import Progress
 
     started = time.monotonic()
-    plugins = load_all(parse(list(opts.impls), SPECS))
+    from ..conventions import ConventionError, describe
+
+    try:  # with their declared conventions (attribute, ./pyproject.toml): shown in the report
+        plugins = load_all(parse(list(opts.impls), SPECS))
+    except ConventionError as exc:
+        raise SystemExit(f"lossproof audit: {exc}") from None
     broken = [s.broken for subjects in plugins.values() for s in subjects if s.broken]
     if broken:
         raise SystemExit("lossproof audit: cannot load " + "; ".join(broken))
@@ -171,6 +176,8 @@ def run_audit(opts: Options, argv: list[str] | None = None) -> dict:
                 edges += edge_matrix(spec, subjects, opts.dtypes, opts.devices, opts.seed)
                 progress.step(f"{spec.name} edge cases")
     used = sorted({m["subject"] for m in measurements})
+    audited = [s for _, _, subjects, *_ in plan for s in subjects]
+    only_plugins = bool(audited) and all(s.origin == "plugin" for s in audited)
     return {
         "schema": "lossproof-audit", "schema_version": 1,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -180,7 +187,10 @@ def run_audit(opts: Options, argv: list[str] | None = None) -> dict:
                     "reductions": list(opts.reductions or []), "targeted": opts.steer},
         "environment": environment(opts.devices, opts.seed),
         "measurements": measurements, "device_differences": diffs, "edge_cases": edges,
-        "claims": article_claims() if opts.claims else [],
+        "conventions": {f"{s.loss}={s.qualname}": [describe((d,)) for d in s.declared]
+                        for subjects in plugins.values() for s in subjects if s.declared},
+        # the article's claims are about the built-ins: left out of an audit of plug-ins only
+        "claims": article_claims() if opts.claims and not only_plugins else [],
         "duration_s": round(time.monotonic() - started, 2),
     }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..agreement import ContractBreach, compare, expected, reproduction
+from ..diagnosis import is_raise
 from ..cases import Case
 from ..formats import FLOAT64, FORMATS
 from ..spec import LossSpec
@@ -112,6 +113,8 @@ class Tally:
     skip_reason: str | None = None
     raised: int = 0
     raised_example: str | None = None
+    breached: int = 0
+    breach_example: str | None = None
     nonfinite: int = 0
     over_bound: int = 0
     ulps: list = field(default_factory=list)
@@ -126,10 +129,16 @@ class Tally:
         self.skipped += 1
         self.skip_reason = self.skip_reason or why
 
-    def breach(self, why: str, case: Case) -> None:
+    def breach(self, why: str, case: Case, raised: bool = True) -> None:
+        """An input on which the subject broke its contract: ``raised`` (a raise on valid input),
+        else another breach (a wrong type, dtype, device or shape, a hang, a mutated input)."""
         self.inputs += 1
-        self.raised += 1
-        self.raised_example = self.raised_example or f"{why}; case: {case!r}"
+        if raised:
+            self.raised += 1
+            self.raised_example = self.raised_example or f"{why}; case: {case!r}"
+        else:
+            self.breached += 1
+            self.breach_example = self.breach_example or f"{why}; case: {case!r}"
 
     def add(self, c) -> float:
         """Add one comparison (``properties.agreement.Comparison``); return its largest ulp error."""
@@ -169,7 +178,8 @@ class Tally:
             "dtype": dtype, "device": device, "variant": variant, "reduction": reduction,
             "inputs": self.inputs, "skipped": self.skipped, "skip_reason": self.skip_reason,
             "elements": int(sum(a.size for a in self.ulps)), "raised": self.raised,
-            "raised_example": self.raised_example, "nonfinite": self.nonfinite,
+            "raised_example": self.raised_example, "breached": self.breached, "breach_example": self.breach_example,
+            "nonfinite": self.nonfinite,
             "ulp": stats(self.ulps), "ulp_conditioned": stats(self.conditioned), "rel": stats(self.rels), "bound_ratio": stats(self.ratios),
             "over_bound": self.over_bound, "worst": ex(self.worst), "worst_vs_bound": ex(self.worst_vs_bound),
             "by_magnitude": [{"decade": d, "count": n, "max_ulp": encode(u), "max_ulp_conditioned": encode(uc),
@@ -246,7 +256,7 @@ class Run:
                             wanted[reduction] = expected(self.spec, rcase, self.dtype)
                         c = compare(self.spec, subject, rcase, self.dtype, device, wanted[reduction])
                     except ContractBreach as exc:
-                        tally.breach(f"{subject.qualname} {exc}", rcase)
+                        tally.breach(f"{subject.qualname} {exc}", rcase, raised=is_raise(exc))
                         worst = TARGET_CAP
                         continue
                     per_device[device] = c

@@ -31,7 +31,7 @@ def aggregate(audit) -> dict:
     """(loss, subject, dtype, device) -> {max_ulp, cond_ulp (well-conditioned elements), max_ratio, over,
     nonfinite, raised, inputs, skipped, worst}."""
     agg = defaultdict(lambda: {"max_ulp": 0.0, "cond_ulp": 0.0, "max_ratio": 0.0, "over": 0, "nonfinite": 0,
-                               "raised": 0, "inputs": 0, "skipped": 0, "worst": None})
+                               "raised": 0, "breached": 0, "inputs": 0, "skipped": 0, "worst": None})
     for m in audit["measurements"]:
         a = agg[(m["loss"], m["subject"], m["dtype"], m["device"])]
         a["inputs"] += m["inputs"]
@@ -39,6 +39,7 @@ def aggregate(audit) -> dict:
         a["over"] += m["over_bound"]
         a["nonfinite"] += m["nonfinite"]
         a["raised"] += m["raised"]
+        a["breached"] += m.get("breached", 0)
         if m["ulp"] is not None:
             if decode(m["ulp"]["max"]) >= a["max_ulp"]:
                 a["max_ulp"], a["worst"] = decode(m["ulp"]["max"]), m
@@ -65,7 +66,8 @@ def _summary_table(audit, figure: str = "cond_ulp") -> list[str]:
                 continue
             flags = [f"**{a['over']} over bound**" if a["over"] else "",
                      f"**{a['nonfinite']} non-finite**" if a["nonfinite"] else "",
-                     f"**raised {a['raised']}x**" if a["raised"] else ""]
+                     f"**raised {a['raised']}x**" if a["raised"] else "",
+                     f"**{a['breached']} contract breach(es)**" if a["breached"] else ""]
             cells.append(f"{compact(a[figure])} ({a['max_ratio']:.2g})" + "".join(f" {f}" for f in flags if f))
         lines.append(f"| {loss} | {subject} | " + " | ".join(cells) + " |")
     return lines
@@ -125,10 +127,10 @@ def _g(v) -> str:
 
 
 def _over_bound_section(audit) -> list[str]:
-    bad = [m for m in audit["measurements"] if m["over_bound"] or m["nonfinite"] or m["raised"]]
+    bad = [m for m in audit["measurements"] if m["over_bound"] or m["nonfinite"] or m["raised"] or m.get("breached")]
     if not bad:
         return ["No element exceeded the tolerance model's bound, none was non-finite where the reference is "
-                "finite, and no subject raised on a valid input."]
+                "finite, and no subject raised on a valid input or otherwise broke its contract."]
     out = ["The inputs below are the ones the audit met, not minimal ones: the tests shrink a failure to a "
            "minimal input (`python3 -m pytest tests/test_agreement.py -k \"LOSS and DTYPE\"` for the built-ins and "
            "adapters, `lossproof gate --impl LOSS=MODULE:ATTR` for yours).", ""]
@@ -136,7 +138,8 @@ def _over_bound_section(audit) -> list[str]:
         w = m["worst_vs_bound"]
         what = [f"{m['over_bound']} element(s) over the bound" if m["over_bound"] else "",
                 f"{m['nonfinite']} non-finite" if m["nonfinite"] else "",
-                f"raised on {m['raised']} input(s): {m['raised_example']}" if m["raised"] else ""]
+                f"raised on {m['raised']} input(s): {m['raised_example']}" if m["raised"] else "",
+                f"broke the contract on {m['breached']} input(s): {m['breach_example']}" if m.get("breached") else ""]
         out.append(f"- **{m['loss']} / {m['subject']} / {m['dtype']} / {m['device']} / {m['variant']} / "
                    f"{m['reduction']}**: " + "; ".join(x for x in what if x))
         if w is not None and m["over_bound"]:
@@ -269,15 +272,25 @@ def _not_audited(audit) -> list[str]:
             f"{', '.join(missing)}.", ""] if missing else []
 
 
+def _conventions(audit) -> list[str]:
+    """The plug-ins' declared conventions and API limits (``properties.conventions``)."""
+    declared = audit.get("conventions") or {}
+    if not declared:
+        return []
+    return ["Declared conventions and API limits of the plug-ins (the gate checks them under these; this "
+            "audit measures against the contract's reference, where a declared convention's difference "
+            "counts as error):", *[f"- {k}: {', '.join(v)}" for k, v in declared.items()], ""]
+
+
 def summary(audit, comparison=None) -> str:
     """The printed summary: the headline table, claims' verdicts, the baseline's result."""
     o = audit["options"]
     lines = [f"lossproof audit: {len(audit['measurements'])} measurements, {o['examples']} examples per "
              f"loss x variant x dtype, seed {o['seed']}, {audit['duration_s']:.1f} s", "",
              "max ulp error of the well-conditioned elements (max error / tolerance bound) per loss, subject "
-             "and dtype (bold: over the bound, non-finite, raised):", ""]
+             "and dtype (bold: over the bound, non-finite, raised, contract breaches):", ""]
     lines += _summary_table(audit)
-    lines += [""] + _not_audited(audit)
+    lines += [""] + _not_audited(audit) + _conventions(audit)
     if audit["claims"]:
         wrong = [c["id"] for c in audit["claims"] if not c["holds"]]
         lines.append(f"article claims: {len(audit['claims'])} checked, {len(wrong)} wrong ({', '.join(wrong)})")
@@ -309,17 +322,18 @@ def render(audit, comparison=None, plots=(), plots_missing=None) -> str:
         "reduction (the reference is exact at the inputs as rounded to the dtype; a correctly rounded result is "
         "within 0.5 ulp; well-conditioned: the tolerance bound is at most 16 u |exact|, no cancellation), and in "
         "brackets the largest error / the tolerance model's bound over all elements (above 1: beyond what the "
-        "arithmetic explains).  Bold: elements over the bound, non-finite where the reference is finite, or "
-        "inputs the subject raised on.  Per-setting distributions (max, p50, p99 in ulps, relative and against "
-        "the bound) are in the detail tables below and in audit.json.", "",
+        "arithmetic explains).  Bold: elements over the bound, non-finite where the reference is finite, "
+        "inputs the subject raised on, or inputs on which it otherwise broke its contract (a wrong type, dtype, "
+        "device or shape, a hang, a mutated input).  Per-setting distributions (max, p50, p99 in ulps, relative "
+        "and against the bound) are in the detail tables below and in audit.json.", "",
         *_summary_table(audit), "",
         "The same over all elements, cancelling results included: a huge ulp figure with a small ratio is a "
         "result near 0 (where an ulp is tiny) computed from large intermediates -- 1 - cos of parallel vectors is "
         "exactly 0 while float32 gives 1.2e-7, which is 8.5e37 ulp of the smallest subnormal.", "",
-        *_summary_table(audit, "max_ulp"), "", *_not_audited(audit),
+        *_summary_table(audit, "max_ulp"), "", *_not_audited(audit), *_conventions(audit),
         "## Error distributions per setting", "", *_detail_section(audit),
         "## Largest errors found", "", *_worst_section(audit),
-        "## Over the bound, non-finite, raised", "", *_over_bound_section(audit), "",
+        "## Over the bound, non-finite, raised, contract breaches", "", *_over_bound_section(audit), "",
         "## Error vs input magnitude", "",
         "Where does a dtype start to break?  Largest ulp error of the well-conditioned output elements whose "
         "input magnitude falls in each decade (an unreduced element: max |first argument| over its own row or "
@@ -329,8 +343,9 @@ def render(audit, comparison=None, plots=(), plots_missing=None) -> str:
         *_magnitude_section(audit),
         "## CPU vs CUDA", "", *_device_section(audit), "",
         "## Edge-case matrix", "", *_edge_section(audit), "",
-        "## The source article's claims", "", *_claims_section(audit), "",
     ]
+    if audit["claims"]:  # left out of an audit of plug-ins only (the claims are about the built-ins)
+        parts += ["## The source article's claims", "", *_claims_section(audit), ""]
     if comparison is not None:
         from .baseline import render_markdown
 

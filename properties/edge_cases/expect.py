@@ -20,8 +20,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..agreement import bound_for
+from ..agreement import Comparison, _describe, bound_for
 from ..cases import Case
+from ..diagnosis import array_source, reference_arguments
 from ..formats import FloatFormat
 from ..spec import LossSpec
 
@@ -52,7 +53,17 @@ class Expectation:
         return False
 
     def check(self, got: np.ndarray, ctx: Context) -> str | None:
+        """None, or what is wrong: a first line naming what was expected and what was returned
+        (the failure's diagnosis), then details."""
         raise NotImplementedError
+
+    def shape(self, ctx: Context) -> tuple:
+        """The shape the result must have (the contract, checked before ``check``)."""
+        return np.shape(ctx.result)
+
+    def expected_lines(self, ctx: Context) -> list[str]:
+        """Reproduction lines that print the expected result."""
+        return [f'print("expected: ", {self.text!r})']
 
     def __str__(self) -> str:
         return self.text
@@ -89,27 +100,47 @@ class Value(Expectation):
         v = self.expected(ctx) if callable(self.expected) else self.expected
         return np.asarray(v, dtype=np.float64)
 
+    def shape(self, ctx):
+        return self.want(ctx).shape
+
+    def expected_lines(self, ctx):
+        return [f'print("expected: ", {array_source(self.want(ctx))})' + ("  # or NaN" if self.nan_ok else "")]
+
     def check(self, got, ctx):
         want = self.want(ctx)
         if want.shape != got.shape:
             return _shape_problem(got, want.shape)
-        same = (got == want) | (np.isnan(got) & np.isnan(want))
-        if self.nan_ok:
-            same |= np.isnan(got)
+        bnd = np.zeros(want.shape)  # exact: a non-finite expected element, or an exact row
         if not self.exact:
             finite = np.isfinite(want) & np.isfinite(got)
             if finite.any():
                 with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf inputs elsewhere in the case
-                    bnd = self.tol(ctx, want) if self.tol else bound_for(ctx.spec, ctx.fmt, ctx.case, ctx.reduction,
+                    tol = self.tol(ctx, want) if self.tol else bound_for(ctx.spec, ctx.fmt, ctx.case, ctx.reduction,
                                                                          want)
-                bnd = np.broadcast_to(np.asarray(bnd, dtype=np.float64), want.shape)
-                if not np.all(np.isfinite(bnd[finite])):
-                    return f"the row's tolerance is not finite ({_fmt(bnd)}): a defect of the row, not a pass"
-                with np.errstate(invalid="ignore"):
-                    same |= finite & (np.abs(got - want) <= bnd)
-        if np.all(same):
+                tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), want.shape)
+                if not np.all(np.isfinite(tol[finite])):
+                    return f"the row's tolerance is not finite ({_fmt(tol)}): a defect of the row, not a pass"
+                bnd = np.where(finite, tol, 0.0)
+        with np.errstate(invalid="ignore"):
+            err = np.where(np.isnan(want) | (got == want), 0.0, np.abs(got - want))
+        c = Comparison(ctx.case, ctx.fmt, got, want, bnd, np.where(np.isnan(err), np.inf, err))
+        with np.errstate(over="ignore"):  # an error over a subnormal bound: inf
+            ratio = np.where(np.isnan(got), 0.0, c.ratio) if self.nan_ok else c.ratio
+        bad = ratio > 1.0
+        if not np.any(bad):
             return None
-        return f"got {_fmt(got)}, expected {_fmt(want)}" + (" (or NaN)" if self.nan_ok else "")
+        at = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+        idx = tuple(int(i) for i in at)
+        g, w = float(got[at]), float(want[at])
+        word = lambda v: "NaN" if np.isnan(v) else repr(v)
+        first = f"expected {word(w)}{' (or NaN)' if self.nan_ok else ''}{f' at element {idx}' if idx else ''}, " \
+                f"returned {word(g)}"
+        if np.isfinite(g) and np.isfinite(w):
+            first += f" (error/bound = {float(ratio[at]):.3g})"
+        if bad.size > 1:
+            first += f"; {int(np.sum(bad))} of {bad.size} elements not as expected"
+        return first + "\n" + _describe("worst", g, w, float(c.err[at]), float(bnd[at]), ctx.fmt, idx,
+                                        names=("got", "expected value"))
 
 
 def value(expected, text: str, **kw) -> Value:
@@ -135,6 +166,10 @@ class Agrees(Value):
     def want(self, ctx):
         return ctx.result
 
+    def expected_lines(self, ctx):
+        return [f"ref = refimpl.{ctx.spec.name}({reference_arguments(ctx.spec, ctx.case)})",
+                'print("expected: ", ref.tolist())  # the reference']
+
     def must_raise(self, ctx):
         try:
             ctx.result
@@ -156,7 +191,7 @@ class Empty(Expectation):
     def check(self, got, ctx):
         want = ctx.result.shape
         if got.size != 0 or got.shape != want:
-            return f"shape {got.shape} ({got.size} elements), expected the empty shape {want}"
+            return f"expected an empty tensor of shape {want}, returned shape {got.shape} ({got.size} elements)"
         return None
 
 

@@ -8,10 +8,11 @@ from typing import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from ..agreement import reproduction
+from ..agreement import ContractBreach
 from ..cases import Case
-from ..formats import DTYPE_NAMES, FORMATS, FloatFormat
-from ..guard import InputMutationError
+from ..conventions import row_under
+from ..diagnosis import check_returned, guarded, headline, is_raise, returned_value, script, shown_output
+from ..formats import DTYPE_NAMES, FloatFormat
 from ..spec import LossSpec
 from ..subjects import Subject
 from .expect import Context, Expectation
@@ -103,42 +104,63 @@ def edge_call_args(row: EdgeCase, case: Case, dtype: str, device: str):
     return args, kwargs
 
 
+def layout_lines(row: EdgeCase, case: Case) -> list[str]:
+    """Reproduction lines giving each positional tensor the row's memory layout (same values)."""
+    if row.layout is None:
+        return []
+    return [f"{k} = (lambda t: {row.layout.source})({k})  # layout {row.layout.name}"
+            for k, v in case.args.items() if row.layout.applies(v)]
+
+
 def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case) -> None:
-    """Check ``subject`` on ``case`` of ``row``; raise :class:`EdgeCaseFailure` with the details."""
+    """Check ``subject`` on ``case`` of ``row``; raise :class:`EdgeCaseFailure` whose first line is
+    the diagnosis: a contract breach (a raise where the row does not ask for one, a wrong type,
+    dtype, device or shape) before any value comparison, else what the row expected and what
+    came back (``Expectation.check``), then the row's reason, the case and a reproduction."""
     import torch
 
     case = prepared(row, case, dtype)
-    ctx = Context(spec, case, FORMATS[dtype])
-    header = (f"edge case {row.id} [{subject.qualname}, {dtype}, {device}]: expected {row.expect} ({row.why})\n"
-              f"case: {case!r}\n")
-    repro = "\nReproduce:\n" + reproduction(spec, subject, case, dtype, device)
-    args, kwargs = edge_call_args(row, case, dtype, device)
-    if row.layout is not None:
-        repro = repro.replace("\nout = ", f"\n# layout {row.layout.name}: each positional tensor t -> {row.layout.source}"
-                                          f"\nout = ", 1)
+    # a plug-in's declared conventions: its spec in this dtype, and the row under them
+    spec, row = row_under(spec, subject, row, case, dtype)
+    ctx = Context(spec, case, spec.fmt(dtype))
     must_raise = row.expect.must_raise(ctx)
-    try:
-        out = subject(args, kwargs)
-    except InputMutationError as exc:
-        raise EdgeCaseFailure(f"{header}{exc}{repro}") from exc
-    except Exception as exc:
+    args, kwargs = edge_call_args(row, case, dtype, device)
+
+    def failure(diagnosis: str, detail: str = "", shape=None) -> EdgeCaseFailure:
         if must_raise:
+            shows = [*shown_output(dtype, device, None), 'print("expected:  an exception")']
+        else:
+            shows = [*shown_output(dtype, device, repr(shape)), *row.expect.expected_lines(ctx)]
+        repro = script(subject, case, dtype, device, before_call=layout_lines(row, case), after=shows,
+                       modules=("refimpl",) if any("refimpl." in line for line in shows) else ())
+        details = f"{detail}\n" if detail else ""
+        return EdgeCaseFailure(f"{headline(subject.qualname, diagnosis, spec.name, dtype, device, row.name)}\n"
+                               f"edge case {row.id} checks: {row.expect}, because {row.why}\ncase: {case!r}\n"
+                               f"{details}Reproduce:\n{repro}")
+
+    try:
+        out = guarded(lambda: subject(args, kwargs))
+    except ContractBreach as exc:
+        if must_raise and is_raise(exc):
             return
-        raise EdgeCaseFailure(f"{header}raised {type(exc).__name__}: {exc}{repro}") from exc
-    if not isinstance(out, torch.Tensor):
-        raise EdgeCaseFailure(f"{header}returned {type(out).__name__}, expected a torch.Tensor{repro}")
+        raise failure(str(exc), shape=None if must_raise else row.expect.shape(ctx)) from exc.__cause__
     if must_raise:
-        raise EdgeCaseFailure(f"{header}returned {out!r} instead of raising{repro}")
-    problems = []
-    if out.dtype != getattr(torch, dtype):
-        problems.append(f"dtype {out.dtype}, expected torch.{dtype}")
-    if out.device.type != torch.device(device).type:
-        problems.append(f"device {out.device}, expected {device}")
+        try:
+            ctx.result
+            refuses = ""
+        except ValueError as exc:
+            refuses = f"\nthe reference refuses this input: {exc}"
+        raise failure(f"returns without raising where it must raise: edge case {row.id}",
+                      f"returned {returned_value(out)}{refuses}")
+    shape = row.expect.shape(ctx)
+    try:
+        check_returned(out, dtype, device, shape)
+    except ContractBreach as exc:
+        raise failure(str(exc), shape=shape) from None
     problem = row.expect.check(out.detach().to("cpu", torch.float64).numpy(), ctx)
     if problem:
-        problems.append(problem)
-    if problems:
-        raise EdgeCaseFailure(header + "; ".join(problems) + repro)
+        first, _, detail = problem.partition("\n")
+        raise failure(f"edge case {row.id}: {first}", detail, shape=shape)
 
 
 def known_for(known_failures, subject: Subject, dtype: str | None = None) -> KnownFailure | None:

@@ -35,18 +35,18 @@ copy-paste reproduction of every call made.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from ..agreement import bound_for
-from ..cases import Case
+from ..agreement import ContractBreach, bound_for
+from ..cases import Case, literal
 from ..edge_cases.row import KnownFailure, find_known_failure
-from ..formats import DTYPE_NAMES, FORMATS, FloatFormat
-from ..guard import InputMutationError
+from ..formats import DTYPE_NAMES, FloatFormat
+from ..diagnosis import call_checked, headline, parts, script, shown_output
 from ..spec import LossSpec
 from ..subjects import Subject, builtin_subjects, reference_subject
 
@@ -68,7 +68,13 @@ class Unsupported(Exception):
 
 
 class _CallFailed(Exception):
-    """An evaluation failed outright (raise, wrong type/dtype/shape, non-finite value)."""
+    """An evaluation failed outright: a contract breach (raise, hang, mutation, wrong type, dtype,
+    device or shape) or a non-finite value where the loss is finite.  The message is the
+    diagnosis; ``label`` names the evaluation."""
+
+    def __init__(self, diagnosis: str, label: str = ""):
+        super().__init__(diagnosis)
+        self.label = label
 
 
 # ---- exact quantities -----------------------------------------------------------------------
@@ -88,13 +94,37 @@ def _frac(c):
     return c if isinstance(c, Fraction) else Fraction(c)
 
 
+def _number_source(c) -> str:
+    """An exact factor of :meth:`Q.scale` / :meth:`Q.divide` as source (a float64 tensor for an array)."""
+    if isinstance(c, np.ndarray):
+        return literal(np.vectorize(float, otypes=[np.float64])(c) if c.dtype == object else c)
+    return repr(float(c))
+
+
+def _take_source(src: str, index, axis) -> str | None:
+    idx = np.asarray(index)
+    if idx.ndim == 0:
+        return f"{src}.select({axis}, {int(idx)})"
+    return f"{src}.index_select({axis}, torch.tensor({idx.tolist()!r}))" if idx.ndim == 1 else None
+
+
 @dataclass
 class Q:
-    """A side of a claim: exact value (object array of Fractions) and its error bound (float64)."""
+    """A side of a claim: exact value (object array of Fractions) and its error bound (float64).
+
+    ``source``: how a reproduction computes it (``source()`` -> Python over the calls' float64
+    outputs ``v0``, ``v1`` ...; None, or a None result: the value as a literal, for a quantity
+    the harness computed, such as a closed form)."""
 
     value: np.ndarray
     bound: np.ndarray
     label: str = ""
+    source: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    def expr(self) -> str:
+        """Python source (torch, float64) of this side in a reproduction."""
+        src = self.source() if self.source is not None else None
+        return src if src is not None else literal(self.floats())
 
     def __post_init__(self):
         if not (isinstance(self.value, np.ndarray) and self.value.dtype == object):
@@ -120,31 +150,39 @@ class Q:
         return np.shape(self.value)
 
     def __add__(self, other: "Q") -> "Q":
-        return Q(self.value + other.value, self.bound + other.bound, f"({self.label} + {other.label})")
+        return Q(self.value + other.value, self.bound + other.bound, f"({self.label} + {other.label})",
+                 lambda: f"({self.expr()} + {other.expr()})")
 
     def __sub__(self, other: "Q") -> "Q":
-        return Q(self.value - other.value, self.bound + other.bound, f"({self.label} - {other.label})")
+        return Q(self.value - other.value, self.bound + other.bound, f"({self.label} - {other.label})",
+                 lambda: f"({self.expr()} - {other.expr()})")
 
     def scale(self, c, label: str | None = None) -> "Q":
         """``c * self`` for an exact factor ``c`` (number or array, converted exactly)."""
         f = _frac(c)
         mag = np.abs(np.asarray(c, dtype=np.float64)) if not isinstance(c, Fraction) else abs(float(c))
-        return Q(self.value * f, self.bound * mag, label or f"{c!r}*{self.label}")
+        return Q(self.value * f, self.bound * mag, label or f"{c!r}*{self.label}",
+                 lambda: f"({self.expr()} * {_number_source(c)})")
 
     def divide(self, c, label: str | None = None) -> "Q":
         f = _frac(c)
-        return Q(self.value / f, self.bound / np.abs(np.asarray(c, dtype=np.float64)), label or f"{self.label}/{c!r}")
+        return Q(self.value / f, self.bound / np.abs(np.asarray(c, dtype=np.float64)), label or f"{self.label}/{c!r}",
+                 lambda: f"({self.expr()} / {_number_source(c)})")
 
     def sum(self, axis=None, label: str | None = None) -> "Q":
         v = np.sum(self.value, axis=axis) if self.value.size else np.asarray(Fraction(0))
         b = np.sum(self.bound, axis=axis)
-        return Q(np.asarray(v, dtype=object), np.asarray(b), label or f"sum({self.label})")
+        dims = "" if axis is None or not self.value.size else repr(axis)
+        return Q(np.asarray(v, dtype=object), np.asarray(b), label or f"sum({self.label})",
+                 lambda: f"{self.expr()}.sum({dims})")
 
     def take(self, index, axis=0, label: str | None = None) -> "Q":
-        return Q(np.take(self.value, index, axis=axis), np.take(self.bound, index, axis=axis), label or self.label)
+        return Q(np.take(self.value, index, axis=axis), np.take(self.bound, index, axis=axis), label or self.label,
+                 lambda: _take_source(self.expr(), index, axis))
 
     def reshape(self, shape) -> "Q":
-        return Q(self.value.reshape(shape), self.bound.reshape(shape), self.label)
+        return Q(self.value.reshape(shape), self.bound.reshape(shape), self.label,
+                 lambda: f"{self.expr()}.reshape({tuple(int(k) for k in np.atleast_1d(shape))!r})")
 
     def floats(self) -> np.ndarray:
         return np.vectorize(float, otypes=[np.float64])(self.value) if self.value.size else np.zeros(self.shape)
@@ -179,9 +217,31 @@ def is_exact(case: Case, dtype: str) -> bool:
 
 def exact_or_reject(ev: "Evaluator", case: Case) -> Case:
     """``case`` if it is exact in the evaluator's dtype and in the loss's comparable domain, else reject."""
-    assume(is_exact(case, ev.dtype))
+    assume(is_exact(case, ev.fmt.name))  # the dtype the subject computes in (a declared compute_dtype)
     assume(ev.spec.admits(case, ev.fmt))
     return case
+
+
+#: the most terms an invariant evaluates one by one for an implementation without ``reduction``
+#: (one call each; larger cases are left to the agreement checks)
+MAX_TERMS = 8
+
+
+def term_cases(spec: LossSpec, case: Case, shape: tuple) -> list[Case] | None:
+    """One case per unreduced term of ``case`` (``shape``: the shape of its reduction='none'), each of
+    which an implementation reduces to that term alone -- or None where the loss's terms cannot be
+    cut apart so (array parameters such as ``weight``, which a weighted mean divides out again;
+    ignored targets, whose one-term mean is 0/0; terms that are not per element or per row)."""
+    if "ignore_index" in case.kwargs or any(isinstance(v, np.ndarray) for v in case.kwargs.values()):
+        return None
+    args = case.args
+    first = next(iter(args.values()))
+    if spec.event_dims == 0 and shape == first.shape and all(a.shape == first.shape for a in args.values()):
+        return [Case({k: v.reshape(-1)[i:i + 1] for k, v in args.items()}, case.kwargs) for i in range(first.size)]
+    if (spec.event_dims == 1 and first.ndim == 2 and shape == first.shape[:1]
+            and all(a.shape[:1] == first.shape[:1] for a in args.values())):
+        return [Case({k: v[i:i + 1] for k, v in args.items()}, case.kwargs) for i in range(first.shape[0])]
+    return None
 
 
 @dataclass
@@ -202,8 +262,10 @@ class Evaluator:
     the other reference otherwise (the reference, and the mutants derived from it)."""
 
     def __init__(self, spec: LossSpec, subject: Subject, dtype: str, device: str):
+        from ..fit import fitted
+
         self.spec, self.subject, self.dtype, self.device = spec, subject, dtype, device
-        self.fmt: FloatFormat = FORMATS[dtype]
+        self.fmt: FloatFormat = fitted(spec, subject).fmt(dtype)  # a declared compute_dtype's, where narrower
         self.calls: list[Call] = []
 
     def subject_for(self, loss: str) -> Subject:
@@ -221,6 +283,7 @@ class Evaluator:
     def __call__(self, case: Case, reduction: str, loss: str | None = None, label: str | None = None) -> Q:
         import torch
 
+        from ..fit import fitted
         from ..specs import SPECS
 
         loss = loss or self.spec.name
@@ -230,47 +293,78 @@ class Evaluator:
             raise InexactCase(f"invariant evaluated {loss} on a case not exact in {self.dtype}: {case!r}")
         case = case.with_kwargs(reduction=reduction)
         label = label or f"{loss}({reduction})"
+        fspec = fitted(spec, subject).in_dtype(self.dtype)  # a plug-in's declared conventions
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref = spec.call_reference(case)
+            ref = fspec.call_reference(case)
         assume(bool(np.all(np.isfinite(ref))))  # the loss of this case is finite: the domain
+        if reduction == "none" and "reduction" in getattr(fspec, "lacking", ()) and fspec.reductions != ("none",):
+            terms = term_cases(spec, case.with_kwargs(reduction=fspec.reductions[0]), np.shape(ref))
+            if terms is not None:  # a mean-only plug-in: each term is its mean over that term alone
+                assume(len(terms) <= MAX_TERMS)
+                return self._by_terms(spec, subject, case, terms, ref, label)
         args, kwargs = case.to_torch(self.dtype, self.device)
-        missing = subject.missing_params(kwargs)
-        if missing:
-            raise Unsupported(f"{subject.qualname} has no parameter(s) {missing}")
+        if fspec.fit(case, strict=True) is None:  # a parameter value (or data) it lacks
+            raise Unsupported(f"{subject.qualname} cannot take {loss}({', '.join(sorted(case.kwargs))}) as drawn: "
+                              f"it has no parameter(s) {subject.lacking(case.kwargs) or list(fitted(spec, subject).lacking)}")
+        index = len(self.calls)  # the reproduction's out{index} / v{index}
         self.calls.append(Call(label, loss, subject, case, None))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = subject(args, kwargs)
-        except InputMutationError as exc:
-            raise _CallFailed(f"{label}: {exc}") from exc
-        except Exception as exc:
-            raise _CallFailed(f"{label}: {subject.qualname} raised {type(exc).__name__}: {exc}") from exc
-        if not isinstance(out, torch.Tensor):
-            raise _CallFailed(f"{label}: returned {type(out).__name__}, expected a torch.Tensor")
-        if out.dtype != getattr(torch, self.dtype):
-            raise _CallFailed(f"{label}: dtype {out.dtype}, expected torch.{self.dtype}")
-        if tuple(out.shape) != np.shape(ref):
-            raise _CallFailed(f"{label}: shape {tuple(out.shape)}, expected {np.shape(ref)} (the reference's)")
+                out = call_checked(subject, args, kwargs, self.dtype, self.device, np.shape(ref))
+        except ContractBreach as exc:
+            raise _CallFailed(str(exc), label) from exc.__cause__
         got = out.detach().to("cpu", torch.float64).numpy()
         self.calls[-1].value = got
         if not np.all(np.isfinite(got)):
-            raise _CallFailed(f"{label}: non-finite value {got!r} where the loss is finite ({ref!r})")
-        bnd = bound_for(spec, self.fmt, case, reduction, ref)
-        return Q(fractions(got), np.array(bnd, dtype=np.float64), label)
+            bad = ~np.isfinite(got)
+            at = tuple(int(k) for k in np.argwhere(bad)[0])
+            what = ("returned NaN where the reference is finite" if np.isnan(got).any() else
+                    "value outside the bound: returned inf where the reference is finite")
+            raise _CallFailed(f"{what} ({label}: {int(bad.sum())} of {got.size} element(s); first at {at}: "
+                              f"{float(got[at])!r}, reference {float(np.asarray(ref)[at])!r})", label)
+        bnd = bound_for(fspec, self.fmt, case, reduction, ref)
+        return Q(fractions(got), np.array(bnd, dtype=np.float64), label, lambda: f"v{index}")
 
-    def reproduction(self) -> str:
-        lines = []
+    def _by_terms(self, spec: LossSpec, subject: Subject, case: Case, terms: list, ref, label: str) -> "Q":
+        """The unreduced terms of ``case`` from an implementation without ``reduction``: its value on
+        each one-term case (:func:`term_cases`; the mean of one term is that term)."""
+        values = []
+        for i, term in enumerate(terms):
+            values.append(self(term, term.kwargs["reduction"], loss=spec.name, label=f"{label}[term {i}]").value)
+        got = fractions(np.array([float(v) for v in values], dtype=np.float64).reshape(np.shape(ref)))
+        bnd = bound_for(spec, self.fmt, case.with_kwargs(reduction="none"), "none", ref)
+        return Q(got, np.array(bnd, dtype=np.float64), label)
+
+    def reproduction(self, claim: "Claim | None" = None) -> str:
+        """Every call made, each output as float64 ``v0``, ``v1`` ...; then the violated ``claim``'s
+        two sides computed from them, their difference and the allowed tolerance -- or, when a
+        call failed, what that call returned against the contract."""
+        from ..specs import SPECS
+
         modules = sorted({c.subject.callee_module for c in self.calls} - {"", "torch"})
-        lines.append("import " + ", ".join(["torch", *modules]))
+        lines = ["import " + ", ".join(["torch", *modules])]
         for i, c in enumerate(self.calls):
-            src = c.subject.call_source(c.case, self.dtype, self.device)
-            body, _, last = src.rpartition("\n")
-            lines.append(f"# {c.label}" + ("" if c.value is None else f"  -> {np.array2string(c.value, precision=17)}"))
-            if body:
-                lines.append(body)
-            lines.append(last.replace("out = ", f"out{i} = ", 1))
+            if c.value is None:  # the call that failed: what it returned against the contract, its inputs
+                shape = repr(np.shape(SPECS[c.loss].call_reference(c.case)))
+                failed = script(c.subject, c.case, self.dtype, self.device,
+                                after=shown_output(self.dtype, self.device, shape))
+                lines += [f"# {c.label}: the call that failed", *failed.splitlines()[1:]]
+                continue
+            tensors, call = parts(c.subject, c.case, self.dtype, self.device)
+            lines += [f"# {c.label}", *tensors, call.replace("out = ", f"out{i} = ", 1),
+                      f"v{i} = torch.as_tensor(out{i}, dtype=torch.float64)"]
+        if claim is None:
+            return "\n".join(lines)
+        _, _, allowed = _violations(claim)
+        diff = "(lhs - rhs).abs()" if claim.relation == "==" else "lhs - rhs"
+        lines += [f"# claim: {claim.text}", f"lhs = {claim.lhs.expr()}", f"rhs = {claim.rhs.expr()}",
+                  f"allowed = {literal(np.asarray(allowed, dtype=np.float64))}  # bound(lhs) + bound(rhs) + slack",
+                  f"print({'lhs ' + claim.lhs.label + ':'!r}, lhs.tolist())",
+                  f"print({'rhs ' + claim.rhs.label + ':'!r}, rhs.tolist())",
+                  f"print({diff + ':'!r}, ({diff}).tolist())",
+                  "print('allowed:', allowed.tolist())"]
         return "\n".join(lines)
 
 
@@ -349,8 +443,9 @@ def check_claim(claim: Claim) -> tuple[bool, str, float]:
     sym = "differ by" if claim.relation == "==" else "lhs exceeds rhs by"
     detail = (
         f"claim {claim.text}: {int(np.sum(bad))} of {bad.size} element(s) violate it\n"
-        f"worst element {worst}: lhs {claim.lhs.label} = {np.broadcast_to(lv, np.shape(bad))[worst]!r}, "
-        f"rhs {claim.rhs.label} = {np.broadcast_to(rv, np.shape(bad))[worst]!r}\n"
+        f"worst element {tuple(int(i) for i in worst)}: "
+        f"lhs {claim.lhs.label} = {float(np.broadcast_to(lv, np.shape(bad))[worst])!r}, "
+        f"rhs {claim.rhs.label} = {float(np.broadcast_to(rv, np.shape(bad))[worst])!r}\n"
         f"  {sym} {excess[worst]:.6e}; allowed {allowed[worst]:.6e} = bound(lhs) {lhs_b:.3e} + bound(rhs) "
         f"{rhs_b:.3e} + slack {slack:.3e}; violation/allowed = {float(ratio[worst]):.3g}"
     )
@@ -360,15 +455,28 @@ def check_claim(claim: Claim) -> tuple[bool, str, float]:
 def run_invariant(inv: Invariant, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case,
                   draw: Callable) -> None:
     """Check ``subject`` against ``inv`` on ``case`` (already exact in ``dtype``); raise
-    :class:`InvariantViolation` with the details, :class:`Unsupported` when the subject lacks a parameter."""
+    :class:`InvariantViolation` with the details, :class:`Unsupported` when the subject lacks a parameter.
+    A violation that the plug-in's declared conventions explain -- the reference under them violates
+    ``inv`` on the same example (clipped BCE: bce(0, 0) = -log(1 - 1e-7) > 0) -- rejects the example
+    (``properties.conventions.under_conventions``)."""
+    from ..conventions import under_conventions
+
+    return under_conventions(spec, subject, dtype, draw, InvariantViolation,
+                             lambda s, d: _run_invariant(inv, spec, s, dtype, device, case, d), inv.id)
+
+
+def _run_invariant(inv: Invariant, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case,
+                   draw: Callable) -> None:
     ev = Evaluator(spec, subject, dtype, device)
-    header = (f"invariant {inv.id} [{subject.qualname}, {dtype}, {device}]: {inv.statement}\n"
-              f"holds when: {inv.holds_when}\ncase: {case!r}\n")
+    first = lambda diagnosis: headline(subject.qualname, diagnosis, spec.name, dtype, device, inv.name)
+    about = f"invariant {inv.id}: {inv.statement}\nholds when: {inv.holds_when}\ncase: {case!r}\n"
     try:
         claims = inv.relation(ev, case, draw)
-    except _CallFailed as exc:
-        raise InvariantViolation(f"{header}{exc}\nReproduce:\n{ev.reproduction()}") from exc
+    except _CallFailed as exc:  # a breach (or NaN) is diagnosed as such, before the invariant
+        raise InvariantViolation(f"{first(str(exc))}\n{about}while evaluating {exc.label} for the invariant\n"
+                                 f"Reproduce:\n{ev.reproduction()}") from exc
     for claim in claims:
         ok, detail, ratio = check_claim(claim)
         if not ok:
-            raise InvariantViolation(f"{header}{detail}\nReproduce:\n{ev.reproduction()}", ratio)
+            raise InvariantViolation(f"{first(f'violates invariant {inv.id}: {claim.text}')}\n{about}{detail}\n"
+                                     f"Reproduce:\n{ev.reproduction(claim)}", ratio)

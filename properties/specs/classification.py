@@ -67,11 +67,24 @@ def _ce_denominator(case, terms, reduction):
     return float(np.sum(valid)) if w is None else float(np.sum(np.where(valid, w[np.where(valid, t, 0)], 0.0)))
 
 
+def _without_ignore_index(case, default):
+    """For an implementation without ``ignore_index``: targets that the case ignores (at its
+    ``ignore_index``, or the default -100) become class 0; a valid class index stays as it is."""
+    t = case.args["target"]
+    if t.dtype.kind == "f":
+        return case
+    n_classes = case.args["input"].shape[0 if case.args["input"].ndim == 1 else 1]
+    ignored = case.kwargs.get("ignore_index", default)
+    if 0 <= ignored < n_classes:
+        return case
+    return Case({**case.args, "target": np.where(t == ignored, 0, t)}, case.kwargs)
+
+
 CROSS_ENTROPY = LossSpec(
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
     torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
     scale=T.scale_cross_entropy, denominator=_ce_denominator,
-    event_dims=1,
+    event_dims=1, without={"ignore_index": _without_ignore_index},
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
 )

@@ -69,7 +69,7 @@ TRIPLET_MARGIN = LossSpec(
     name="triplet_margin", reference=refimpl.triplet_margin, arg_names=("anchor", "positive", "negative"),
     torch_function="torch.nn.functional.triplet_margin_loss", cases=_triplet_cases,
     variants=("p2", "any_p", "swap"), scale=T.scale_triplet_margin,
-    event_dims=1,
+    event_dims=1, sized_by=("p",),
     mirrors="margin > 0, p > 0, eps (added to the difference), swap; (N,D) and (D,); reduction",
 )
 

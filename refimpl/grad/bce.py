@@ -19,6 +19,16 @@ NOT differentiate the forward's clamp of each log at -100:
   unclamped: +inf at x = 0, -inf at x = 1 (the clamped forward's derivative would be
   +-100 there, and differs from -logit(x) only for x < e^-100).
 
+``clip`` as in the reference (Keras's clip of the probabilities to [lo, hi] before the logs,
+``clip=EPS`` for [EPS, 1 - EPS]): autograd of ``-(t log x_c + (1 - t) log(1 - x_c))`` with
+``x_c = clamp(x, lo, hi)``, i.e. with torch.clamp's backward, which passes the gradient where
+lo <= x <= hi (bounds included) and gives 0 outside:
+
+    d term / d x = w (x_c - t) / (x_c (1 - x_c))   for lo <= x <= hi, else 0
+    d term / d t = -w logit(x_c)
+
+(x_c (1 - x_c) > 0 for lo > 0: no pole; ``clamp_log`` has no effect with a clip).
+
 ``clamp_log=False`` (the mathematics) returns the exact derivatives: the input gradient
 is ``w (x - t) / (x (1 - x))`` for 0 < x < 1 and, at the ends, its limit
 ``-t/x + (1-t)/(1-x)`` with the reference's conventions (a t = 0 or t = 1 summand is 0):
@@ -43,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import bce as _reference
+from ..bce import clip_bounds
 from .._common import as_f64
 from ._common import pack, weighted_per_term
 
@@ -61,10 +72,14 @@ def neg_logit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.abs(x - 0.5) <= 0.25, near_half, far), np.abs(log_1mx) + np.abs(log_x)
 
 
-def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, grad_output=None) -> dict:
-    _reference(input, target, weight=weight, reduction=reduction, clamp_log=clamp_log)  # validates
+def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, clip=None,
+        grad_output=None) -> dict:
+    _reference(input, target, weight=weight, reduction=reduction, clamp_log=clamp_log, clip=clip)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
     gbar = weighted_per_term(grad_output, reduction, x.shape, weight)
+    bounds = clip_bounds(clip)
+    if bounds is not None:
+        return _clipped(x, t, gbar, *bounds)
     prod = x * (1.0 - x)
     with np.errstate(divide="ignore", invalid="ignore"):
         # (x - t) gbar first: a zero upstream gradient gives 0 where 1/(x(1-x)) overflows
@@ -80,3 +95,17 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
         gt = nl * gbar
         gt_mag = nl_mag * np.abs(gbar)
     return pack(input=(gx, gx_mag), target=(gt, gt_mag))
+
+
+def _clipped(x: np.ndarray, t: np.ndarray, gbar: np.ndarray, lo: float, hi: float) -> dict:
+    """The gradients with the probabilities clipped to [lo, hi] (see the module docstring)."""
+    xc = np.clip(x, lo, hi)
+    inside = (x >= lo) & (x <= hi)  # torch.clamp's backward: bounds included; NaN: outside (0 * NaN below)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = ((xc - t) * gbar) / (xc * (1.0 - xc))
+        gx = np.where(inside, quotient, np.where(np.isnan(x), np.nan, 0.0))
+        summands = np.abs(gbar) * (np.abs(t) / xc + np.abs(1.0 - t) / (1.0 - xc))
+        gx_mag = np.where(inside, np.maximum(summands, np.abs(gx)), 0.0)
+    nl, nl_mag = neg_logit(xc)
+    with np.errstate(invalid="ignore"):
+        return pack(input=(gx, gx_mag), target=(nl * gbar, nl_mag * np.abs(gbar)))

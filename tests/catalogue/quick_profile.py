@@ -24,3 +24,10 @@ settings.register_profile(NAME, max_examples=MAX_EXAMPLES, derandomize=bool(os.e
 
 #: the extra pytest arguments of a quick gate run
 ARGS = ("-p", __name__, "--hypothesis-profile", NAME)
+
+#: ``catalogue-tiny``: 4 examples (table rows 4, gradcheck 3) -- for the meta-tests that only need every
+#: check family to run a few examples on a *correct* implementation (tests/test_partial_plugins.py:
+#: 51 implementations), not a search for a bug
+TINY = "catalogue-tiny"
+settings.register_profile(TINY, parent=settings.get_profile(NAME), max_examples=4)
+TINY_ARGS = ("-p", __name__, "--hypothesis-profile", TINY)

@@ -28,10 +28,12 @@ from pathlib import Path
 #: The repository root (``tests/catalogue/runner.py`` -> ``.``).
 REPO = Path(__file__).resolve().parents[2]
 
-#: pytest exit statuses (pytest.ExitCode): 0 all passed, 1 some failed, 2 interrupted (a usage error
-#: raised in pytest_configure ends here too), 3 internal error, 4 usage error, 5 no tests collected.
-EXIT_MEANING = {0: "all tests passed", 1: "tests failed", 2: "interrupted (or a usage error at configure time)",
-                3: "pytest internal error", 4: "pytest usage error", 5: "no tests collected"}
+#: exit statuses of a gate run (pytest's, as the gate's plugin sets them: properties/pytest_plugin.py):
+#: 0 conforms, 1 findings, 2 interrupted (a usage error raised in pytest_configure ends here too),
+#: 3 harness error (or pytest internal error), 4 usage error, 5 no tests collected, 6 incomplete.
+EXIT_MEANING = {0: "conforms", 1: "findings", 2: "interrupted (or a usage error at configure time)",
+                3: "harness error (the suite failed, not the plug-in)", 4: "pytest usage error",
+                5: "no tests collected", 6: "incomplete (a check family checked no example)"}
 
 _FAILED = re.compile(r"^(FAILED|ERROR) (\S+?)(?: - (.*))?$", re.M)
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|deselected|xfailed|xpassed|errors?|warnings?)")
