@@ -39,8 +39,7 @@ Conventions (they change the expected values):
     The plug-in has no PARAM and behaves as if PARAM=VALUE always (Dice without numerator
     smoothing: ``fixed:smooth_nr=0``; a triplet distance without eps: ``fixed:eps=0``): VALUE
     replaces the contract's default of PARAM for this plug-in; a drawn case with another value of
-    PARAM is refitted to VALUE (``properties.fit``), a fixed edge case that relies on the
-    contract's default is not applicable.
+    PARAM is refitted to VALUE (``properties.fit``).
 
 API limits (they restrict the inputs; outside one, the plug-in must raise):
 
@@ -54,6 +53,19 @@ API limits (they restrict the inputs; outside one, the plug-in must raise):
 ``tied:A=B``
     One constant for two parameters (Dice ``tied:smooth_dr=smooth_nr``): cases are drawn with
     A equal to B, the plug-in is called without A; a case with A != B is outside the limit.
+
+How the checks apply them (``properties.fit.fitted`` builds the spec a plug-in is checked on):
+
+- agreement, gradients, bounds: the reference (``FittedSpec.reference``/``reference_kwargs``, per
+  dtype ``FittedSpec.in_dtype``) and the tolerance format (``FittedSpec.fmt``) under the declaration;
+- edge cases: where the declared conventions give a row's case another reference value than the
+  contract does (an empty mean, a clipped probability, a fixed parameter), the row checks
+  agreement with the reference under them instead of its fixed expectation (the contract's);
+  the fixed gradient rows (finite gradients at extremes, subgradients) are not applicable there;
+- invariants: a violation that the reference under the conventions shows too on the same example
+  (clipped BCE is not 0 at the optimum) rejects the example, any other stays a finding;
+- limits: a case outside one is rejected per example (``properties.tally``); a test whose first
+  40 examples all fall outside one limit is not applicable (a whole variant outside it).
 
 Declaring (all three are merged; the same name with two values is a usage error):
 
@@ -741,8 +753,8 @@ def changes_expectation(fspec, case: Case) -> bool:
     """Whether ``fspec``'s declared conventions give ``case`` another reference value than the
     contract gives it (a fixed: parameter at the contract's default there): a fixed expectation
     written for the contract does not hold under them."""
-    if not getattr(fspec, "declared", ()):
-        return False
+    if not any(d.kind == "convention" for d in getattr(fspec, "declared", ())):
+        return False  # limits remove inputs, they do not change values
     contract = case.with_kwargs(**{k: fspec.contract[k] for k in fixed_defaults(fspec.declared)})
     return _value_of(fspec.base, contract) != _value_of(fspec, case)
 

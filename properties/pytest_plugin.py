@@ -353,6 +353,8 @@ def pytest_sessionfinish(session, exitstatus):
     if config is None or int(exitstatus) in (2, 4, 5) and not config._lossproof.harness:
         return
     run: GateRun = config._lossproof
+    if config.option.collectonly or config.option.setuponly or config.option.setupplan:
+        return  # nothing was meant to run: no verdict to give (lossproof gate: a usage error)
     if run.harness:
         session.exitstatus = EXIT_HARNESS
     elif run.failures or int(exitstatus) == 1:

@@ -1,8 +1,9 @@
 """fvcore adapters: ``fvcore.nn.sigmoid_focal_loss`` and ``fvcore.nn.smooth_l1_loss``.
 
 sigmoid_focal_loss(inputs, targets, alpha=-1, gamma=2, reduction='none') as the focal contract
-(torchvision.ops.sigmoid_focal_loss semantics; fvcore's function is the same formula, from the
-same Detectron2 source):
+(torchvision.ops.sigmoid_focal_loss semantics; fvcore's function is the original of torchvision's,
+whose source says "Original implementation from .../fvcore/nn/focal_loss.py" -- the same formula,
+plus fvcore's float32 cast):
 
 - alpha: fvcore's default is -1 (no weighting), the contract's 0.25: the adapter always passes
   alpha (alpha < 0 disables the weighting in both).  gamma and reduction are passed through.
