@@ -113,7 +113,8 @@ def _zero_residual(case, dtype) -> bool:
     """beta > 0 and some input equal to its target: fvcore's 0.5 |r|^2 / beta has a zero second
     derivative there (double backward of |r| at 0)."""
     x, y = case.args["input"], case.args["target"]
-    return case.kwargs.get("beta", 1.0) >= L1_BELOW_BETA and bool(np.any(np.broadcast_to(x == y, np.broadcast(x, y).shape)))
+    equal = np.broadcast_to(x == y, np.broadcast(x, y).shape)
+    return case.kwargs.get("beta", 1.0) >= L1_BELOW_BETA and bool(np.any(equal))
 
 
 FOCAL_CASE_DEVIATIONS = (
@@ -134,8 +135,9 @@ def subjects(version: str) -> dict[str, list[Subject]]:
         conventions=f"fvcore {version}: alpha always passed (fvcore's default is -1); float32 result cast back "
                     "to the input dtype",
         limits="float64 not checked: sigmoid_focal_loss computes in float32 (inputs.float(); known deviation "
-               "fvcore_focal_computes_in_float32); 0 < gamma < 1/8 with a hard target whose |logit| > 15 not compared: "
-               "1 - p_t rounds to 0 in float32 and the loss is 0 (known deviation fvcore_focal_saturated_factor_is_zero)",
+               "fvcore_focal_computes_in_float32); 0 < gamma < 1/8 with a hard target whose |logit| > 15 not "
+               "compared: 1 - p_t rounds to 0 in float32 and the loss is 0 (known deviation "
+               "fvcore_focal_saturated_factor_is_zero)",
     )
     smooth_l1_subject = Subject(
         "smooth_l1", "fvcore", SMOOTH_L1_QUALNAME, smooth_l1, origin="thirdparty", source=f"{__name__}.smooth_l1",

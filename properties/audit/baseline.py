@@ -137,18 +137,14 @@ def _measurement(key: dict, old: dict, new: dict, out: dict) -> None:
         bad.append(f"non-finite where the reference is finite {nf_o} -> {nf_n}")
     elif nf_n < nf_o:
         good.append(f"non-finite where the reference is finite {nf_o} -> {nf_n}")
-    r_o, r_n = old.get("raised", 0), new.get("raised", 0)
-    if r_n > 0 and r_o == 0:
-        example = f": {new['raised_example']}" if new.get("raised_example") else ""
-        bad.append(f"raises on {r_n} of {new.get('inputs')} valid inputs (was 0){example}")
-    elif r_o > 0 and r_n == 0:
-        good.append(f"raised on {r_o} inputs, now on none")
-    b_o, b_n = old.get("breached", 0), new.get("breached", 0)
-    if b_n > 0 and b_o == 0:
-        example = f": {new['breach_example']}" if new.get("breach_example") else ""
-        bad.append(f"breaks its contract on {b_n} of {new.get('inputs')} valid inputs (was 0){example}")
-    elif b_o > 0 and b_n == 0:
-        good.append(f"broke its contract on {b_o} inputs, now on none")
+    for count, example_key, now, then in (("raised", "raised_example", "raises on", "raised on"),
+                                          ("breached", "breach_example", "breaks its contract on", "broke its contract on")):
+        c_o, c_n = old.get(count, 0), new.get(count, 0)
+        if c_n > 0 and c_o == 0:
+            example = f": {new[example_key]}" if new.get(example_key) else ""
+            bad.append(f"{now} {c_n} of {new.get('inputs')} valid inputs (was 0){example}")
+        elif c_o > 0 and c_n == 0:
+            good.append(f"{then} {c_o} inputs, now on none")
     u_o, u_n = _max_ulp(old), _max_ulp(new)
     change = _ulp_change(u_o, u_n)
     ulp_text = f"max ulp {compact(u_o)} -> {compact(u_n)}"

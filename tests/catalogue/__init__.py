@@ -224,8 +224,11 @@ CATALOGUE: list[Entry] = [
     # ------------------------------------------------------------------ dice
     _ok("dice", "divergence_segmentation:dice",
         "full contract (MONAI DiceLoss on probabilities): one explicit dim list per (n, c) or per c with batch"),
-    _ok("dice", "divergence_segmentation:dice_plain",
-        "only `reduction` (MONAI defaults otherwise); the cancellation-free mismatch ratio"),
+    _bug("dice", "divergence_segmentation:dice_plain",
+         "only `reduction` (MONAI defaults otherwise): the value is the cancellation-free mismatch ratio, but "
+         "autograd of mismatch / den is (1 - 2g)/den - mismatch/den^2, which cancels where the true gradient is "
+         "small (p = 1, g = 0: smooth_nr / den^2 ~ 1e-5, 1e-3 relative off in float32); found once the gate "
+         "checked its gradients at the default smoothing instead of skipping them", GRADIENT),
     _bug("dice", "divergence_segmentation:dice_smooth_swapped",
          "smooth_dr in the numerator and smooth_nr in the denominator", AGREEMENT),
     _bug("dice", "divergence_segmentation:dice_batch_ignored",

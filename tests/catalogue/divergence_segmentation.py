@@ -153,10 +153,14 @@ def dice(input, target, smooth_nr=1e-5, smooth_dr=1e-5, squared_pred=False, incl
 
 
 def dice_plain(input, target, reduction="mean"):
-    """Correct soft Dice loss accepting only ``reduction`` (MONAI defaults otherwise: smooth 1e-5,
-    no squaring, background kept, per sample), written as the mismatch ratio
-    (sum p (1 - g) + g (1 - p) + smooth_dr - smooth_nr) / (sum p + sum g + smooth_dr), free of the
-    1 - ratio cancellation; the gate skips cases that set the other parameters."""
+    """BUG (gradient accuracy): soft Dice accepting only ``reduction`` (MONAI defaults otherwise:
+    smooth 1e-5, no squaring, background kept, per sample), written as the mismatch ratio
+    (sum p (1 - g) + g (1 - p) + smooth_dr - smooth_nr) / (sum p + sum g + smooth_dr): its *value*
+    is free of the 1 - ratio cancellation, but autograd differentiates the quotient as
+    (1 - 2g)/den - mismatch/den^2, two terms of size 1/den whose difference, the true gradient,
+    is smooth_nr/den^2 at p = 1, g = 0 (1e-5): 1e-3 relative off in float32.  (The gate used to
+    skip every case of this plug-in that set a smoothing constant; checked at the contract's
+    defaults, its gradient is found.)"""
     p, g, dims, nr, dr = _dice_parts(input, target, 1e-5, 1e-5, True, False, reduction)
     mismatch = _sum(p * (1 - g) + g * (1 - p), dims)
     f = (mismatch + (dr - nr)) / (_sum(p, dims) + _sum(g, dims) + dr)
