@@ -78,18 +78,27 @@ def arg(name: str, fn) -> Callable[[Case], Case]:
     return lambda case: Case({**case.args, name: fn(case.args[name])}, case.kwargs)
 
 
+#: fvcore's functions (properties/adapters/fvcore.py), by loss: they accept any reduction string
+FVCORE = {"smooth_l1": ("fvcore.nn.smooth_l1_loss",), "focal": ("fvcore.nn.sigmoid_focal_loss",)}
+
+
 def _accepts(deviation: str, function: str) -> dict:
     return {"torch_raises": None, "known_failures": (KnownFailure(deviation, TORCH_F + function),)}
 
 
 ROWS = [
-    *[BadInput(loss, "reduction_avg", kw(reduction="avg"), ValueError, "reduction") for loss in VALID],
+    *[BadInput(loss, "reduction_avg", kw(reduction="avg"), ValueError, "reduction",
+               known_failures=tuple(KnownFailure("fvcore_invalid_reduction_accepted", q) for q in FVCORE.get(loss, ())))
+      for loss in VALID],
     BadInput("mse", "shape_mismatch", arg("target", lambda t: t[:, :2]), RuntimeError, "broadcast"),
     BadInput("mse", "weight_shape", kw(weight=np.ones(4)), ValueError, "weight"),
-    BadInput("huber", "delta_0", kw(delta=0.0), RuntimeError, "delta"),
-    BadInput("huber", "delta_negative", kw(delta=-1.0), RuntimeError, "delta"),
+    BadInput("huber", "delta_0", kw(delta=0.0), RuntimeError, "delta",
+             known_failures=(KnownFailure("keras_huber_delta_not_validated", "keras.losses.Huber"),)),
+    BadInput("huber", "delta_negative", kw(delta=-1.0), RuntimeError, "delta",
+             known_failures=(KnownFailure("keras_huber_delta_not_validated", "keras.losses.Huber"),)),
     BadInput("huber", "shape_mismatch", arg("target", lambda t: t[:, :2]), RuntimeError, "broadcast"),
-    BadInput("smooth_l1", "beta_negative", kw(beta=-0.5), RuntimeError, "beta"),
+    BadInput("smooth_l1", "beta_negative", kw(beta=-0.5), RuntimeError, "beta",
+             known_failures=(KnownFailure("fvcore_negative_parameters_accepted", "fvcore.nn.smooth_l1_loss"),)),
     BadInput("cross_entropy", "target_class_out_of_range", arg("target", lambda t: A([3, 0])), IndexError,
              "out of bounds"),
     BadInput("cross_entropy", "target_class_negative", arg("target", lambda t: A([-1, 0])), IndexError,
@@ -114,7 +123,8 @@ ROWS = [
     BadInput("focal", "gamma_negative", kw(gamma=-1.0), Exception, "gamma",
              known_failures=(KnownFailure("thirdparty_focal_gamma_negative_accepted", "monai.losses.FocalLoss"),
                              KnownFailure("thirdparty_focal_gamma_negative_accepted",
-                                          "kornia.losses.binary_focal_loss_with_logits"))),
+                                          "kornia.losses.binary_focal_loss_with_logits"),
+                             KnownFailure("fvcore_negative_parameters_accepted", "fvcore.nn.sigmoid_focal_loss"))),
     BadInput("focal", "shape_mismatch", arg("targets", lambda t: t[:, :2]), Exception, "shape"),
     BadInput("kl_div", "shape_mismatch", arg("target", lambda t: np.ones((2, 3)) / 3), RuntimeError, "shape"),
     BadInput("hinge_embedding", "shape_mismatch", arg("target", lambda t: t[:, :2]), RuntimeError, "shape"),

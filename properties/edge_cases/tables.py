@@ -22,6 +22,11 @@ from .row import EdgeCase, KnownFailure
 A = np.array
 INF = np.inf
 TORCH_F = "torch.nn.functional."
+#: the Keras adapters (properties/adapters/keras.py) named by known failures
+KERAS_CE = "keras.losses.(Sparse)CategoricalCrossentropy"
+KERAS_ELEMENTWISE = {"mse": "keras.losses.MeanSquaredError", "huber": "keras.losses.Huber",
+                     "bce_with_logits": "keras.losses.BinaryCrossentropy",
+                     "focal": "keras.losses.BinaryFocalCrossentropy", "cross_entropy": KERAS_CE}
 
 
 def _rows(loss: str, *specs) -> list[EdgeCase]:
@@ -106,7 +111,8 @@ CROSS_ENTROPY = _rows(
      value(lambda ctx: (lambda x: (0.25 * _ce_index(x, A([0])) + 0.75 * _ce_index(x, A([1]))))(
          _arg(ctx, "input")[:, [0, 2]]), "the loss over the finite classes", tol=_ce_finite_classes_tol),
      "q = 0 on a masked class: 0 * log 0 = 0 (the xlogy convention)",
-     {"known_failures": (KnownFailure("cross_entropy_masked_logit_probability_target", TORCH_F + "cross_entropy"),)}),
+     {"known_failures": (KnownFailure("cross_entropy_masked_logit_probability_target", TORCH_F + "cross_entropy"),
+                         KnownFailure("keras_cross_entropy_masked_logit_probability_target", KERAS_CE))}),
     ("k_dimensional", Case({"input": np.arange(24, dtype=float).reshape(2, 3, 2, 2) / 8 - 1.5,
                             "target": A([[[0, 1], [2, 0]], [[1, 1], [2, 2]]])}, {"reduction": "none"}),
      value(lambda ctx: _ce_index(np.moveaxis(_arg(ctx, "input"), 1, -1).reshape(-1, 3),
@@ -387,6 +393,13 @@ GENERIC_KNOWN_FAILURES = {
     # subnormal vectors: |a|^2 underflows to 0 and EPS = 1e-12 rounds to 0 in float16: 0/0
     ("cosine_embedding", "subnormal_inputs"): (
         KnownFailure("cosine_embedding_zero_vector_low_precision", TORCH_F + "cosine_embedding_loss", ("float16",)),),
+    # Keras returns a (0,) per-sample loss unreduced by 'sum' and 'sum_over_batch_size'
+    **{(loss, f"empty_batch-{reduction}"): (KnownFailure("keras_empty_batch_reductions", qualname),)
+       for loss, qualname in KERAS_ELEMENTWISE.items() for reduction in ("mean", "sum")},
+    # a NaN logit reaches torch's probability BCE through Keras's sigmoid, which raises on it (CPU)
+    ("focal", "nan_propagates"): (KnownFailure("keras_focal_nan_logit_raises", "keras.losses.BinaryFocalCrossentropy"),),
+    # fvcore's empty 'mean' is 0.0 * loss.sum() = 0
+    ("smooth_l1", "empty_batch-mean"): (KnownFailure("fvcore_smooth_l1_empty_mean_is_zero", "fvcore.nn.smooth_l1_loss"),),
 }
 
 TABLES = {

@@ -304,6 +304,8 @@ class Evaluator:
                 assume(len(terms) <= MAX_TERMS)
                 return self._by_terms(spec, subject, case, terms, ref, label)
         args, kwargs = case.to_torch(self.dtype, self.device)
+        if subject.origin != "plugin" and subject.missing_params(case.kwargs):  # an adapter's narrower API
+            raise Unsupported(f"{subject.qualname} has no parameter(s) {subject.missing_params(case.kwargs)}")
         if fspec.fit(case, strict=True) is None:  # a parameter value (or data) it lacks
             raise Unsupported(f"{subject.qualname} cannot take {loss}({', '.join(sorted(case.kwargs))}) as drawn: "
                               f"it has no parameter(s) {subject.lacking(case.kwargs) or list(fitted(spec, subject).lacking)}")
