@@ -645,3 +645,19 @@ def fvcore_focal_saturated_factor_is_zero() -> bool:
 
 
 CHECKS[fvcore_focal_saturated_factor_is_zero.__name__] = fvcore_focal_saturated_factor_is_zero
+
+
+def monai_focal_soft_target_cancellation() -> bool:
+    """FocalLoss(gamma=0, alpha=None) at x = 1e16, t = 31/32 in float32: x - x t cancels, 1.07e-6
+    relative off (18 u of float32) the exact x (1 - t) + softplus(-x) (exact in float64 here)."""
+    import torch
+    from monai.losses import FocalLoss
+
+    x, t = torch.tensor([[[1e16]]]), torch.tensor([[[0.96875]]])
+    got = FocalLoss(gamma=0.0, alpha=None, reduction="none", use_softmax=False)(x, t).double().item()
+    xv = float(x.double().item())
+    exact = xv * (1 - 0.96875) + float(np.log1p(np.exp(-xv)))  # 1 - t and the product are exact in float64
+    return abs(got - exact) > 16 * 2.0 ** -24 * exact
+
+
+CHECKS[monai_focal_soft_target_cancellation.__name__] = monai_focal_soft_target_cancellation

@@ -228,21 +228,11 @@ def _refuses(spec: LossSpec, case: Case) -> str | None:
     return spec.refuses(case) if isinstance(spec, FittedSpec) else None
 
 
-#: examples in a row outside one declared API limit, none checked, after which a test is not
-#: applicable (a whole variant outside the limit -- cross-entropy's probability targets for a
-#: plug-in declaring targets=index): skipped at once, not after Hypothesis's ~460 rejected draws
-LIMIT_GIVE_UP = 40
-
-
 def _outside_limit(why: str):
-    """Reject the example (outside a declared API limit); skip the test with ``why`` when
-    :data:`LIMIT_GIVE_UP` examples were rejected for it and none was checked."""
-    import pytest
-
+    """Reject the example: outside a declared API limit (a whole variant outside it ends as not
+    applicable after ``tally.GIVE_UP`` rejections, see :func:`properties.tally.reject`)."""
     from . import tally
 
-    if not tally.EXAMPLES[tally.CURRENT] and tally.REJECTED[tally.CURRENT][why] >= LIMIT_GIVE_UP:
-        pytest.skip(why)
     tally.reject(why)
 
 

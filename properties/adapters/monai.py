@@ -80,7 +80,10 @@ def _focal_admits(case) -> bool:
     import numpy as np
 
     t = case.args["targets"]
-    return case.kwargs.get("gamma", 2.0) == 0 or bool(np.all((t == 0) | (t == 1) | (t == 0.5) | np.isnan(t)))
+    exact = (t == 0) | (t == 1) | (t == 0.5) | np.isnan(t)
+    if case.kwargs.get("gamma", 2.0) == 0:  # soft targets: where x - x t does not cancel (monai_focal_soft_target_cancellation)
+        return bool(np.all(exact | ((t >= 0.25) & (t <= 0.75))))
+    return bool(np.all(exact))
 
 
 def dice(input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
@@ -136,8 +139,9 @@ def subjects(version: str) -> dict[str, list[Subject]]:
                     "(MONAI's 'sum' averages spatial dims first; 'none' reshaped back); float32 result cast back "
                     "to the input dtype",
         limits="MONAI's (1 - p_t)^gamma = exp(gamma logsigmoid(-x (2t - 1))) equals torchvision's only for targets "
-               "in {0, 1/2, 1} or gamma = 0; float64 not checked: FocalLoss computes in float32 (known deviation "
-               "monai_focal_computes_in_float32)",
+               "in {0, 1/2, 1} or gamma = 0 (soft targets then within [1/4, 3/4]: its x - x t cancels near 0 and 1, "
+               "known deviation monai_focal_soft_target_cancellation); float64 not checked: FocalLoss computes in "
+               "float32 (known deviation monai_focal_computes_in_float32)",
     )
     dice_subject = Subject(
         "dice", "monai", DICE_QUALNAME, dice, origin="thirdparty", source=f"{__name__}.dice",
