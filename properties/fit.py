@@ -53,7 +53,10 @@ def contract_defaults(spec: LossSpec) -> dict:
 def _same(a, b) -> bool:
     if a is None or b is None:
         return a is None and b is None
+    numbers = (int, float)
     try:
+        if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+            return float(a) == float(b)  # p=2.0 drawn is the contract's p=2
         return bool(type(a) is type(b) and a == b)
     except Exception:  # arrays: never "the default"
         return False
