@@ -7,18 +7,61 @@ from __future__ import annotations
 pytest_plugins = ["properties.pytest_plugin"]  # --impl, Hypothesis profiles, markers
 
 
-def pytest_terminal_summary(terminalreporter):
+#: what pytest-xdist workers (``-n``) measured, merged in the controller: (loss, dtype) -> [ratio, n]
+#: of the tolerance tightness, loss -> (max ulps, max err/bound) of the reference accuracy
+_WORKERS: dict = {"ratios": {}, "exact": {}}
+
+
+def _exact_module():
     import sys
 
+    return next((m for n, m in sys.modules.items() if n.endswith("test_reference_exact")), None)
+
+
+def pytest_sessionfinish(session):
+    """A pytest-xdist worker sends what it measured to the controller (which prints the summaries)."""
+    if not hasattr(session.config, "workerinput"):
+        return
+    from properties.agreement import RATIOS
+
+    exact = _exact_module()
+    session.config.workeroutput["lossproof_summaries"] = {
+        "ratios": [[loss, dtype, r, n] for (loss, dtype), (r, n) in RATIOS.items()],
+        "exact": {loss: [u, exact.RATIO[loss]] for loss, u in exact.ULPS.items()} if exact is not None else {}}
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+
+    class _Merge:
+        @staticmethod
+        def pytest_testnodedown(node, error):
+            from properties.agreement import RATIOS
+
+            data = getattr(node, "workeroutput", {}).get("lossproof_summaries") or {}
+            for loss, dtype, r, n in data.get("ratios", ()):
+                cell = RATIOS[(loss, dtype)]
+                cell[0], cell[1] = max(cell[0], r), cell[1] + n
+            for loss, (u, r) in data.get("exact", {}).items():
+                old = _WORKERS["exact"].get(loss, (0.0, 0.0))
+                _WORKERS["exact"][loss] = (max(old[0], u), max(old[1], r))
+
+    config.pluginmanager.register(_Merge(), "lossproof-xdist-summaries")
+
+
+def pytest_terminal_summary(terminalreporter):
     from properties.agreement import RATIOS
 
     tr = terminalreporter
-    exact = next((m for n, m in sys.modules.items() if n.endswith("test_reference_exact")), None)
-    if exact is not None and exact.ULPS:
+    exact = _exact_module()
+    accuracy = {loss: (u, exact.RATIO[loss]) for loss, u in exact.ULPS.items()} if exact is not None else {}
+    accuracy = accuracy or _WORKERS["exact"]
+    if accuracy:
         tr.section("lossproof reference accuracy vs mpmath (ulps: well-conditioned results only)")
         tr.write_line(f"{'loss':<18}{'max ulps':>12}{'err/bound':>12}")
-        for loss, ulps in sorted(exact.ULPS.items()):
-            tr.write_line(f"{loss:<18}{ulps:>12.3g}{exact.RATIO[loss]:>12.3g}")
+        for loss, (ulps, ratio) in sorted(accuracy.items()):
+            tr.write_line(f"{loss:<18}{ulps:>12.3g}{ratio:>12.3g}")
     if not RATIOS:
         return
     tr.section("lossproof tolerance tightness (largest error / bound seen)")

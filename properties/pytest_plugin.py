@@ -44,8 +44,11 @@ FAMILIES = ("agreement", "gradients", "invariants", "edge cases", "bad inputs")
 
 # Hypothesis profiles (select with ``--hypothesis-profile NAME``):
 #   default  -- fits the 3-minute budget of a plain ``pytest`` on 2 cores;
-#   ci       -- the same size, derandomized (reruns reproduce), prints the reproduce blob;
-#               loaded automatically when the environment variable CI is set;
+#   ci       -- the same size, derandomized (reruns reproduce), prints the reproduce blob, no
+#               example database (a CI job starts from a clean clone, and a derandomized run
+#               reproduces without one; with a database and ``hypothesis.target`` Hypothesis keeps
+#               a Pareto front of targeted examples, ~20% of a gate run's time); loaded
+#               automatically when the environment variable CI is set;
 #   nightly  -- 20x the examples, for a scheduled job.
 _common = dict(
     deadline=None,  # the first torch call of a process is slow; timing is not what we test
@@ -55,7 +58,7 @@ _common = dict(
     print_blob=True,
 )
 settings.register_profile("default", max_examples=25, **_common)
-settings.register_profile("ci", max_examples=25, derandomize=True, **_common)
+settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_common)
 settings.register_profile("nightly", max_examples=500, **_common)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
@@ -87,6 +90,7 @@ def pytest_configure(config):
 
     config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped when torch.cuda.is_available() is False)")
     config.addinivalue_line("markers", "mpmath: checks a reference against mpmath (skipped without mpmath)")
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist --dist loadgroup runs the group on one worker")
     from .formats import DTYPE_NAMES
     from .specs import SPECS
 
@@ -139,7 +143,43 @@ class GateRun:
         self.failures: list = []  # findings.Failure
         self.harness: list[tuple[str, str]] = []  # (nodeid or module, one-line diagnosis)
         self.allowed: dict[str, str] = {}  # nodeid -> recorded deviation excusing it
-        self.found: set[str] = set()  # plug-in keys with a finding (--first-finding)
+        self.found: set[str] = set()  # plug-in keys with a finding (--first-finding; per worker under -n)
+
+    def export(self) -> dict:
+        """What a pytest-xdist worker sends its controller (plain data: execnet serializes it)."""
+        from . import tally
+
+        return {"items": {k: list(v) for k, v in self.items.items()}, "outcomes": self.outcomes,
+                "skips": self.skips, "allowed": self.allowed, "harness": [list(h) for h in self.harness],
+                "failures": [[f.nodeid, f.family, f.params, f.message, f.worst] for f in self.failures],
+                "calls": dict(tally.CALLS), "examples": dict(tally.EXAMPLES),
+                "rejected": {k: dict(v) for k, v in tally.REJECTED.items()}}
+
+    def merge(self, data: dict) -> None:
+        """Add a worker's :meth:`export` (the controller collects and runs nothing itself)."""
+        from . import tally
+        from .findings import Failure
+
+        self.items.update({k: tuple(v) for k, v in data["items"].items()})
+        self.outcomes.update(data["outcomes"])
+        self.skips.update(data["skips"])
+        self.allowed.update(data["allowed"])
+        self.harness += [tuple(h) for h in data["harness"] if tuple(h) not in self.harness]  # collection errors: every worker
+        self.failures += [Failure(*f) for f in data["failures"]]
+        tally.CALLS.update(data["calls"])
+        tally.EXAMPLES.update(data["examples"])
+        for nodeid, reasons in data["rejected"].items():
+            tally.REJECTED[nodeid].update(reasons)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist (``-n``): a worker finished; merge what its gate run recorded into the controller's,
+    which gives the findings, the coverage summary and the exit status of the whole run."""
+    config = _GATE.get("config")
+    data = getattr(node, "workeroutput", {}).get("lossproof_gate")
+    if config is not None and data:
+        config._lossproof.merge(data)
 
 
 def _plugin_subject(item):
@@ -350,6 +390,9 @@ def incomplete(run: GateRun) -> list[str]:
 
 def pytest_sessionfinish(session, exitstatus):
     config = _GATE.get("config")
+    if config is not None and hasattr(session.config, "workerinput"):  # a pytest-xdist worker: to the controller
+        session.config.workeroutput["lossproof_gate"] = config._lossproof.export()
+        return
     if config is None or int(exitstatus) in (2, 4, 5) and not config._lossproof.harness:
         return
     run: GateRun = config._lossproof

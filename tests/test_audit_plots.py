@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
+
 from properties.audit import plots
 from properties.audit.plots import plots_unavailable, write_plots
 from properties.audit.numbers import compact

@@ -1,31 +1,29 @@
 """The catalogue meta-test: the ``--impl`` gate catches every buggy implementation of
 ``tests/catalogue`` and passes every correct one.
 
-For each entry the gate runs as a subprocess, exactly as a user runs it::
+The gate runs as a subprocess, exactly as a user runs it, once per loss with every entry of that
+loss as a plug-in (repeated ``--impl``) and ``--first-finding``::
 
-    python -m pytest -q -p no:cacheprovider --impl LOSS=tests.catalogue.MODULE:ATTR    # a correct entry
-    python -m pytest -q -p no:cacheprovider -x -p tests.catalogue.quick_profile \
-        --hypothesis-profile catalogue-quick --impl LOSS=tests.catalogue.MODULE:ATTR      # a buggy entry
+    python -m pytest -q -p no:cacheprovider --first-finding \
+        --impl mse=tests.catalogue.regression:mse_loss --impl mse=tests.catalogue.regression:mse_mean_over_batch ...
 
-- a buggy entry must be caught: exit status 1 (findings), its first failure a check of the
-  plug-in (not ``test_gate_plugin_loads``: a plug-in that does not load is a broken entry, not a
-  caught bug), and not a check that a correct entry of the same loss fails too (then the suite,
-  not the bug, failed it).  Buggy entries run with fewer Hypothesis examples (10, not 25:
-  ``tests/catalogue/quick_profile.py``; derandomized under ``CI`` like the ``ci`` profile), which
-  halves the time spent in the checks they pass before their first failure;
-- a correct entry must pass: exit status 0 and the coverage summary lists it with passed tests.
-  The correct entries of one loss run together, one gate run per loss with repeated ``--impl``, in
-  the inherited profile (the gate names
-  the plug-ins of one loss ``impl``, ``impl2`` ... in option order, and each failing test id is
-  attributed to its entry by that name);
+- a buggy entry must be caught: the run ends with findings (exit status 1), and the entry's first
+  failing test is a check of the plug-in (not ``test_gate_plugin_loads``: a plug-in that does not
+  load is a broken entry, not a caught bug) that no correct entry of the same loss fails too (else
+  the suite, not the bug, failed it).  ``--first-finding`` stops checking an entry after its first
+  finding, so a buggy entry costs what ``-x`` cost it alone, without an interpreter of its own;
+- a correct entry must pass: no failing test and no ``INCOMPLETE`` line of its own, and the
+  coverage summary lists it with passed tests;
+- the gate names the plug-ins of one loss ``impl``, ``impl2`` ... in option order, and each failing
+  test id is attributed to its entry by that name (``runner.failures_of``);
 - exit statuses 2 to 5 (interrupted, internal error, usage error, no tests) and a run past its
   timeout fail the entries of that run, with the tail of the output.
 
-The runs (``tests/catalogue/runner.py``) go two at a time on a thread pool, from one
-module-scoped fixture; each entry's test then only reads its result.  The subprocesses inherit
-the environment: with ``CI`` set they use the derandomized ``ci`` Hypothesis profile, as the
-outer run does.  In a gate run (``--impl``) this module is deselected like every test without a
-plug-in subject, so the gate never recurses into itself.
+Every entry runs in the inherited profile (``CI=1``: the derandomized ``ci`` profile, as the outer
+run).  The runs (``tests/catalogue/runner.py``) go two at a time on a thread pool, from one
+module-scoped fixture; each entry's test then only reads its result.  In a gate run (``--impl``)
+this module is deselected like every test without a plug-in subject, so the gate never recurses
+into itself.
 """
 
 from __future__ import annotations
@@ -34,43 +32,34 @@ import re
 
 import pytest
 
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
+
 # a checkout's tests (the package `tests`): the gate runs below import tests.catalogue from the repository
 # root; installed as lossproof_tests (`lossproof gate`) they skip without importing any other `tests`
 if __package__ != "tests":
     pytest.skip("the catalogue meta-test runs in a checkout of lossproof", allow_module_level=True)
 from tests.catalogue import CATALOGUE, Entry, impl_option, target  # noqa: E402
-from tests.catalogue import quick_profile  # noqa: E402
 from tests.catalogue.runner import GateResult, failures_of, kind_of, plugin_name, run_many  # noqa: E402
 
 WORKERS = 2
-TIMEOUT_S = 600.0  # per gate run: a buggy entry takes seconds to minutes (dice_plain: ~100 s shrinking a gradient failure), a loss's correct entries up to a few minutes
-CORRECT_GROUPS = 13  # gate runs the correct entries are split into (whole losses: one run per loss)
-#: buggy entries run with fewer Hypothesis examples (tests/catalogue/quick_profile.py): -x stops at the first
-#: failure, and what it costs is the checks passed before it; every buggy entry must still be caught
-BUGGY_ARGS = ("-x", *quick_profile.ARGS)
+TIMEOUT_S = 600.0  # per gate run (one loss, all its entries): ~20-90 s uncontended
+#: per run: an entry is dropped after its first finding (a buggy entry's catch), the others go on
+RUN_ARGS = ("--first-finding",)
 
 BUGGY = [e for e in CATALOGUE if not e.correct]
 CORRECT = [e for e in CATALOGUE if e.correct]
-
-
-def _groups(entries: list[Entry], n: int) -> list[list[Entry]]:
-    """The correct entries in ``n`` groups of whole losses, alternating (similar run times)."""
-    losses = list(dict.fromkeys(e.loss for e in entries))
-    return [[e for e in entries if e.loss in losses[i::n]] for i in range(n)]
+#: the losses, the one with the most entries first (the long runs first: the short ones fill in around them)
+LOSSES = sorted(dict.fromkeys(e.loss for e in CATALOGUE), key=lambda loss: -sum(e.loss == loss for e in CATALOGUE))
 
 
 @pytest.fixture(scope="module")
 def gate_runs() -> dict[str, GateResult]:
-    """``{entry name: the GateResult of the run that checked it}``: every gate run of the module."""
-    groups = [g for g in _groups(CORRECT, CORRECT_GROUPS) if g]
-    jobs = [(("ok", i), dict(impl_options=[impl_option(e) for e in g], timeout=TIMEOUT_S))
-            for i, g in enumerate(groups)]  # the long runs first: the buggy ones fill in around them
-    jobs += [(("bug", e.name), dict(impl_options=[impl_option(e)], extra_args=list(BUGGY_ARGS), timeout=TIMEOUT_S))
-             for e in BUGGY]
+    """``{entry name: the GateResult of the run that checked it}``: one gate run per loss."""
+    jobs = [(loss, dict(impl_options=[impl_option(e) for e in CATALOGUE if e.loss == loss],
+                        extra_args=list(RUN_ARGS), timeout=TIMEOUT_S)) for loss in LOSSES]
     results = run_many(jobs, workers=WORKERS)
-    out = {e.name: results[("ok", i)] for i, g in enumerate(groups) for e in g}
-    out.update({e.name: results[("bug", e.name)] for e in BUGGY})
-    return out
+    return {e.name: results[e.loss] for e in CATALOGUE}
 
 
 def _header(entry: Entry, result: GateResult) -> str:
@@ -97,35 +86,34 @@ def _correct_failures(gate_runs, loss: str) -> dict[str, str]:
 @pytest.mark.parametrize("entry", BUGGY, ids=lambda e: e.name)
 def test_buggy_entry_is_caught(entry, gate_runs, record_property):
     result = gate_runs[entry.name]
-    record_property("gate_wall_s", round(result.wall, 1))
+    option = impl_option(entry)
     head = _header(entry, result)
     tail = f"\n--- output (tail) ---\n{result.tail()}"
     assert not result.timed_out, f"{head}the gate did not finish within {TIMEOUT_S:g} s{tail}"
-    assert result.returncode != 0, (
+    assert result.returncode == 1, f"{head}the gate did not run to findings (exit 1){tail}"
+    mine = failures_of(result, option)
+    assert mine, (
         f"{head}NOT CAUGHT: the gate passed this buggy implementation. Expected a {entry.caught_by} check to fail; "
         f"add or strengthen one (or fix the entry if it is not buggy).{tail}")
-    assert result.returncode == 1, f"{head}the gate did not run to a finding (not a catch){tail}"
-    first = result.first_failed
-    assert first is not None, f"{head}exit status 1 but no FAILED/ERROR line to attribute it to{tail}"
+    kind, first, message = mine[0]
     assert not first.partition("::")[2].startswith("test_gate_plugin_loads"), (
-        f"{head}the plug-in did not load ({result.first_message}): the entry is broken, its bug untested{tail}")
-    assert result.failures[0][0] == "FAILED", f"{head}first failure is an ERROR (setup/teardown): {first}{tail}"
+        f"{head}the plug-in did not load ({message}): the entry is broken, its bug untested{tail}")
+    assert kind == "FAILED", f"{head}first failure is an ERROR (setup/teardown): {first}{tail}"
     also = _correct_failures(gate_runs, entry.loss).get(_normalized(first))
     assert also is None, (
         f"{head}caught first by {first}, which the correct entry {also} fails too: that check fails for a reason "
         f"other than this bug (a defect of the suite?), so it cannot tell whether the bug is caught.\n"
-        f"message: {result.first_message}{tail}")
-    # what the catch was (-rA shows it; --junitxml records it): the check, its kind, the time to it
+        f"message: {message}{tail}")
+    # what the catch was (-rA shows it; --junitxml records it): the check and its kind
     record_property("caught_by", first)
-    print(f"{entry.name}: caught by {first} ({kind_of(first, result.first_message)}; expected {entry.caught_by}) "
-          f"in {result.wall:.1f} s wall")
+    print(f"{entry.name}: caught by {first} ({kind_of(first, message)}; expected {entry.caught_by})")
 
 
 @pytest.mark.parametrize("entry", CORRECT, ids=lambda e: e.name)
 def test_correct_entry_passes(entry, gate_runs):
     result = gate_runs[entry.name]
     option = impl_option(entry)
-    head = _header(entry, result) + (f"(one run for {len(result.impl_options)} correct entries; alone: "
+    head = _header(entry, result) + (f"(one run for the {len(result.impl_options)} entries of {entry.loss}; alone: "
                                      f"python -m pytest -q -p no:cacheprovider --impl {option})\n")
     tail = f"\n--- output (tail) ---\n{result.tail()}"
     assert not result.timed_out, f"{head}the gate did not finish within {TIMEOUT_S:g} s{tail}"
@@ -139,6 +127,8 @@ def test_correct_entry_passes(entry, gate_runs):
         assert not unattributed, (f"{head}failures that belong to no plug-in of the run (cannot tell whose):\n"
                                   + "\n".join(f"  {k} {n} - {m}" for k, n, m in unattributed) + tail)
     key = f"{entry.loss}={target(entry).replace(':', '.')}"
+    incomplete = [ln for ln in result.output.splitlines() if ln.startswith(f"INCOMPLETE {key}:")]
+    assert not incomplete, f"{head}a check family checked no example of it:\n" + "\n".join(incomplete) + tail
     coverage = result.coverage()
     assert key in coverage, f"{head}the coverage summary does not list {key}: was it checked at all?{tail}"
     assert any("passed" in line for line in coverage[key]), f"{head}no check passed for {key}: {coverage[key]}{tail}"

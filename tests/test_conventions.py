@@ -19,6 +19,9 @@ import re
 
 import numpy as np
 import pytest
+
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 import torch
 from hypothesis import given, settings, strategies as st
 

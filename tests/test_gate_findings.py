@@ -21,6 +21,9 @@ import sys
 
 import pytest
 
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
+
 if __package__ != "tests":
     pytest.skip("the gate's meta-tests run in a checkout of lossproof", allow_module_level=True)
 from tests.catalogue import quick_profile  # noqa: E402

@@ -20,6 +20,9 @@ import re
 
 import pytest
 
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
+
 # a checkout's tests (the package `tests`): the gate runs below import tests.catalogue from the repository
 # root; installed as lossproof_tests (`lossproof gate`) they skip without importing any other `tests`
 if __package__ != "tests":

@@ -16,6 +16,9 @@ import re
 
 import pytest
 
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
+
 if __package__ != "tests":
     pytest.skip("the gate's meta-tests run in a checkout of lossproof", allow_module_level=True)
 from properties.specs import SPECS  # noqa: E402

@@ -35,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# pytest-xdist (-n): the module-scoped fixture's runs happen once, on one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 from hypothesis import Phase, settings
 
 pytest.importorskip("tests.catalogue.runner", reason="the reproduction self-test runs in a checkout of lossproof")

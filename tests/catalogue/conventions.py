@@ -31,7 +31,7 @@ KERAS_EPS = 1e-7
 #: bug, not its minimal example (shrinking a failure of a 6 x 5 triplet case takes ~10 s).
 PROFILE = "conventions-quick"
 PROFILE_ARGS = ("-p", __name__, "--hypothesis-profile", PROFILE)
-settings.register_profile(PROFILE, max_examples=10, derandomize=True, deadline=None, print_blob=True,
+settings.register_profile(PROFILE, max_examples=10, derandomize=True, deadline=None, print_blob=True, database=None,
                           phases=(Phase.explicit, Phase.reuse, Phase.generate),
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                  HealthCheck.filter_too_much])
