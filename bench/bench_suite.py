@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ def main(argv=None) -> int:
         wall = time.monotonic() - start
         load_after = os.getloadavg()
         tests = per_test(junit) if junit.exists() else []
-    summary = next((ln for ln in reversed(proc.stdout.splitlines()) if " in " in ln and "=" in ln), "(no summary)")
+    summary = next((ln for ln in reversed(proc.stdout.splitlines())
+                    if re.search(r"\d+ (passed|failed)", ln) and " in " in ln), "(no summary)")
     files: dict[str, list[float]] = defaultdict(list)
     for file, _, seconds in tests:
         files[file].append(seconds)

@@ -82,6 +82,9 @@ def pytest_addoption(parser):
                     help="check only on DEVICE (cpu, cuda), in every check family; repeatable")
     group.addoption("--first-finding", action="store_true", default=False,
                     help="stop checking a plug-in after its first finding (the others go on)")
+    group.addoption("--example-database", default=None, metavar="DIR|off",
+                    help="where Hypothesis keeps failing examples to replay them first in the next run (default: "
+                         ".hypothesis/ in the current directory; the ci profile keeps none); 'off' for none")
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
@@ -103,6 +106,7 @@ def pytest_configure(config):
         values.append(os.environ[plugins.ENV])
     if config.getoption("impl_timeout") is not None:
         os.environ["LOSSPROOF_TIMEOUT"] = str(config.getoption("impl_timeout"))
+    _example_database(config.getoption("example_database"))
     if not values and config.getoption("convention"):
         raise pytest.UsageError("--convention declares a convention of a plug-in: name it with --impl LOSS=MODULE:ATTR")
     if not values:
@@ -130,6 +134,19 @@ def pytest_configure(config):
             reporter.reportchars = ""  # no "FAILED id" line per test (one line per finding), no warnings summary
     config._lossproof = GateRun()
     _GATE["config"] = config
+
+
+def _example_database(where: str | None) -> None:
+    """``--example-database``: the loaded Hypothesis profile with its example database replaced
+    (``off``: none, so a run neither replays nor writes examples -- nor keeps the Pareto front of
+    targeted examples that costs ~20% of a gate run)."""
+    if where is None:
+        return
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    database = None if where.lower() in ("off", "none", "") else DirectoryBasedExampleDatabase(where)
+    settings.register_profile("lossproof-database", parent=settings(), database=database)
+    settings.load_profile("lossproof-database")
 
 
 class GateRun:

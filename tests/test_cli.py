@@ -47,6 +47,22 @@ def test_gate_fails_a_wrong_module_with_exit_1(tmp_path):
     assert "outside the bound" in run.stdout
 
 
+@pytest.mark.parametrize("where", [None, "off", "db"], ids=["default", "off", "dir"])
+def test_example_database_is_where_the_option_says(tmp_path, monkeypatch, where):
+    """Failing examples are kept in ./.hypothesis (replayed first next time) unless
+    ``--example-database`` says elsewhere or ``off`` (the ``ci`` profile keeps none: CI unset here)."""
+    monkeypatch.delenv("CI", raising=False)
+    wrong = MSE.replace('t.mean()', 't.sum() / (t.numel() + 1)')
+    option = [] if where is None else ["--example-database", where]
+    run = _gate(tmp_path, "--impl", "mse=userlosses:mse", "-q", "-k", "test_mse and float64 and mean-plain", *option,
+                module=wrong)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    # (.hypothesis/constants is Hypothesis's cache of the code's constants, not examples: not counted)
+    stored = {str(d.relative_to(tmp_path)) for d in (tmp_path / ".hypothesis" / "examples", tmp_path / "db")
+              if d.is_dir() and any(p.is_file() for p in d.rglob("*"))}
+    assert stored == ({".hypothesis/examples"} if where is None else set() if where == "off" else {"db"}), stored
+
+
 def test_gate_that_collects_nothing_is_an_error_not_a_pass(tmp_path):
     run = _gate(tmp_path, "--impl", "mse=userlosses:mse", "-q", "-k", "no_such_test", module=MSE)
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
