@@ -75,6 +75,7 @@ class Failure:
     params: dict
     message: str
     worst: str = ""  # the worst example seen while searching (agreement: by error/bound), if recorded
+    shrunk: bool = True  # False: reported as first found (the plug-in had already failed in this family)
 
     @property
     def cause(self) -> str:
@@ -125,7 +126,7 @@ FAMILY_ORDER = ("agreement", "edge cases", "invariants", "gradients", "bad input
 
 def _telling(f: Failure):
     rank = FAMILY_ORDER.index(f.family) if f.family in FAMILY_ORDER else len(FAMILY_ORDER)
-    return ratio_of(f.worst or f.message), -rank, -len(f.message)
+    return f.shrunk, ratio_of(f.worst or f.message), -rank, -len(f.message)
 
 
 def group(failures: list[Failure], plugin_of) -> list[Finding]:
@@ -169,7 +170,10 @@ def detail(finding: Finding) -> list[str]:
     where the search recorded one), then one line per other check family (its first test and diagnosis)."""
     ranked = sorted(finding.failures, key=_telling, reverse=True)
     primary = ranked[0]
-    out = [f"minimal example ({primary.family}): {primary.nodeid}", f"  {diagnosis_of(primary.message)}"]
+    label = "minimal example" if primary.shrunk else (
+        "first failing example (not shrunk: the plug-in had already failed a test of this check family; "
+        "for the minimal one rerun this test alone: -k or its id)")
+    out = [f"{label} ({primary.family}): {primary.nodeid}", f"  {diagnosis_of(primary.message)}"]
     out += ["  " + ln for ln in _body(primary.message).splitlines()]
     if primary.worst and diagnosis_of(primary.worst) != diagnosis_of(primary.message):
         out.append(f"worst example found ({primary.family}, largest error/bound = {ratio_of(primary.worst):.3g}):")

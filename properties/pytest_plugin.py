@@ -82,6 +82,9 @@ def pytest_addoption(parser):
                     help="check only on DEVICE (cpu, cuda), in every check family; repeatable")
     group.addoption("--first-finding", action="store_true", default=False,
                     help="stop checking a plug-in after its first finding (the others go on)")
+    group.addoption("--shrink-all", action="store_true", default=False,
+                    help="shrink every failing test to its minimal example (default: only the first failure of "
+                         "each plug-in in each check family; later ones are reported as first found)")
     group.addoption("--example-database", default=None, metavar="DIR|off",
                     help="where Hypothesis keeps failing examples to replay them first in the next run (default: "
                          ".hypothesis/ in the current directory; the ci profile keeps none); 'off' for none")
@@ -161,6 +164,8 @@ class GateRun:
         self.harness: list[tuple[str, str]] = []  # (nodeid or module, one-line diagnosis)
         self.allowed: dict[str, str] = {}  # nodeid -> recorded deviation excusing it
         self.found: set[str] = set()  # plug-in keys with a finding (--first-finding; per worker under -n)
+        self.failed_families: set[tuple[str, str]] = set()  # (plug-in key, family) with a failure: no more shrinking
+        self.unshrunk: set[str] = set()  # node ids run without shrinking
 
     def export(self) -> dict:
         """What a pytest-xdist worker sends its controller (plain data: execnet serializes it)."""
@@ -168,7 +173,7 @@ class GateRun:
 
         return {"items": {k: list(v) for k, v in self.items.items()}, "outcomes": self.outcomes,
                 "skips": self.skips, "allowed": self.allowed, "harness": [list(h) for h in self.harness],
-                "failures": [[f.nodeid, f.family, f.params, f.message, f.worst] for f in self.failures],
+                "failures": [[f.nodeid, f.family, f.params, f.message, f.worst, f.shrunk] for f in self.failures],
                 "calls": dict(tally.CALLS), "examples": dict(tally.EXAMPLES),
                 "rejected": {k: dict(v) for k, v in tally.REJECTED.items()}}
 
@@ -280,6 +285,7 @@ def pytest_runtest_call(item):
     inner = getattr(hyp, "inner_test", None)
     if inner is not None:
         hyp.inner_test = tally.counting(item.nodeid, inner)
+    restore = _without_shrinking(item)
     try:
         if inner is None:
             return (yield from _counted_plain(item))
@@ -294,6 +300,31 @@ def pytest_runtest_call(item):
         tally.CURRENT = ""
         if inner is not None:
             hyp.inner_test = inner
+        if restore is not None:
+            item.obj._hypothesis_internal_use_settings = restore
+
+
+def _without_shrinking(item):
+    """In a gate run, a test of a plug-in that already failed a test of the same check family runs
+    without Hypothesis's shrink (and explain) phases -- its finding has its minimal example, and
+    shrinking each further failure cost most of a buggy plug-in's run (3-30 s a test) -- unless
+    ``--shrink-all``.  Returns the settings to restore after the test, or None."""
+    config = _GATE.get("config")
+    if config is None or config.getoption("shrink_all") or item.nodeid not in config._lossproof.items:
+        return None
+    run: GateRun = config._lossproof
+    key, kind, _ = run.items[item.nodeid]
+    current = getattr(item.obj, "_hypothesis_internal_use_settings", None)
+    if (key, kind) not in run.failed_families or current is None:
+        return None
+    from hypothesis import Phase
+
+    phases = [p for p in current.phases if p not in (Phase.shrink, Phase.explain)]
+    if len(phases) == len(current.phases):
+        return None
+    item.obj._hypothesis_internal_use_settings = settings(current, phases=phases)
+    run.unshrunk.add(item.nodeid)
+    return current
 
 
 def _counted_plain(item):
@@ -341,8 +372,10 @@ def pytest_runtest_makereport(item, call):
             from .findings import Failure
 
             worst = tally.WORST.get(item.nodeid)
-            run.failures.append(Failure(item.nodeid, kind, params, _message(exc), worst[1]() if worst else ""))
+            run.failures.append(Failure(item.nodeid, kind, params, _message(exc), worst[1]() if worst else "",
+                                        shrunk=item.nodeid not in run.unshrunk))
             run.found.add(key)
+            run.failed_families.add((key, kind))
         else:
             from .findings import diagnosis_of
 

@@ -70,3 +70,18 @@ def test_detail_shows_the_worst_example_beside_the_minimal_one():
     assert "minimal example (agreement)" in text and "case: A" in text
     assert "worst example found (agreement, largest error/bound = 900)" in text and "case: B" in text
     assert ratio_of(worst) == 900.0 and ratio_of("no ratio") == 0.0
+
+
+def test_a_shrunk_failure_is_the_detail_and_an_unshrunk_one_is_labelled_as_such():
+    """A gate run shrinks only a plug-in's first failure per check family (``--shrink-all``: every
+    one): the detail shows a shrunk failure of the finding where there is one, whatever its ratio,
+    and says so where there is none."""
+    small = f"{Q} value outside the bound: 1 of 1 output element(s), error/bound = 2 [mse float64 cpu]\ncase: A"
+    large = f"{Q} value outside the bound: 1 of 1 output element(s), error/bound = 50 [mse float32 cpu]\ncase: B"
+    shrunk = _failure("agreement", "float64", small)
+    later = Failure("t::agreement[float32]", "agreement", {"dtype": "float32", "device": "cpu"}, large, shrunk=False)
+    (finding,) = group([later, shrunk], plugin_of=lambda f: "p")
+    text = "\n".join(detail(finding))
+    assert text.startswith("minimal example (agreement): t::agreement[float64]") and "case: A" in text, text
+    (alone,) = group([later], plugin_of=lambda f: "p")
+    assert "\n".join(detail(alone)).startswith("first failing example (not shrunk:"), detail(alone)

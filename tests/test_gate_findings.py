@@ -91,6 +91,16 @@ def test_one_finding_line_per_cause(runs, option, cause):
     assert key
 
 
+def test_each_finding_shows_a_shrunk_example(runs):
+    """Only a plug-in's first failure per check family is shrunk (``--shrink-all``: every one), and
+    each finding's detail is a shrunk one: as many "minimal example" headers as findings."""
+    result = runs["causes"]
+    assert result.returncode == 1, _context(result)
+    headers = re.findall(r"^(minimal example|first failing example) \(", result.output, re.M)
+    assert headers and set(headers) == {"minimal example"}, headers + [_context(result)]
+    assert len(headers) == len(_finding_lines(result.output)), _context(result)
+
+
 def test_float32_inside_is_a_short_report(tmp_path):
     """``lossproof gate`` (the console script's code path, ``python -m properties gate``), default output."""
     cmd = [sys.executable, "-m", "properties", "gate", "-q", *QUICK,
