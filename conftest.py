@@ -4,12 +4,14 @@ tolerance-tightness summaries."""
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = ["properties.pytest_plugin"]  # --impl, Hypothesis profiles, markers
 
 
-#: what pytest-xdist workers (``-n``) measured, merged in the controller: (loss, dtype) -> [ratio, n]
-#: of the tolerance tightness, loss -> (max ulps, max err/bound) of the reference accuracy
-_WORKERS: dict = {"ratios": {}, "exact": {}}
+#: the reference accuracy pytest-xdist workers (``-n``) measured, merged in the controller:
+#: loss -> (max ulps, max err/bound) (their tightness ratios go into ``properties.agreement.RATIOS``)
+_WORKERS: dict = {"exact": {}}
 
 
 def _exact_module():
@@ -30,24 +32,18 @@ def pytest_sessionfinish(session):
         "exact": {loss: [u, exact.RATIO[loss]] for loss, u in exact.ULPS.items()} if exact is not None else {}}
 
 
-def pytest_configure(config):
-    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
-        return
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: merge what a finished worker measured (``pytest_sessionfinish``)."""
+    from properties.agreement import RATIOS
 
-    class _Merge:
-        @staticmethod
-        def pytest_testnodedown(node, error):
-            from properties.agreement import RATIOS
-
-            data = getattr(node, "workeroutput", {}).get("lossproof_summaries") or {}
-            for loss, dtype, r, n in data.get("ratios", ()):
-                cell = RATIOS[(loss, dtype)]
-                cell[0], cell[1] = max(cell[0], r), cell[1] + n
-            for loss, (u, r) in data.get("exact", {}).items():
-                old = _WORKERS["exact"].get(loss, (0.0, 0.0))
-                _WORKERS["exact"][loss] = (max(old[0], u), max(old[1], r))
-
-    config.pluginmanager.register(_Merge(), "lossproof-xdist-summaries")
+    data = getattr(node, "workeroutput", {}).get("lossproof_summaries") or {}
+    for loss, dtype, r, n in data.get("ratios", ()):
+        cell = RATIOS[(loss, dtype)]
+        cell[0], cell[1] = max(cell[0], r), cell[1] + n
+    for loss, (u, r) in data.get("exact", {}).items():
+        old = _WORKERS["exact"].get(loss, (0.0, 0.0))
+        _WORKERS["exact"][loss] = (max(old[0], u), max(old[1], r))
 
 
 def pytest_terminal_summary(terminalreporter):
