@@ -1,13 +1,13 @@
-"""A pytest plugin (``-p tests.catalogue.quick_profile``) registering the Hypothesis profile
-``catalogue-quick`` for the meta-test's gate runs of *buggy* entries (``--hypothesis-profile
-catalogue-quick``): fewer examples, so the checks a buggy entry passes before its first failure
-(``-x``) take less time.  It is not used for correct entries (their gate runs are the users'
-runs, in the inherited profile).
+"""A pytest plugin (``-p tests.catalogue.quick_profile``) registering the Hypothesis profiles of
+the meta-tests' small gate runs on known-buggy plug-ins (``--hypothesis-profile catalogue-quick``:
+``tests/test_gate_findings.py``, ``tests/test_reproductions.py``) and on correct partial ones
+(``catalogue-tiny``: ``tests/test_partial_plugins.py``).  The catalogue meta-test itself runs in
+the inherited profile, as users do.
 
-It is the inherited profile with ``max_examples`` = :data:`MAX_EXAMPLES` (the table rows then get
-``max(4, 10 // 3) = 4`` examples, gradcheck 3): derandomized when ``CI`` is set, like the root
-conftest's ``ci`` profile.  Acceptable only while every buggy entry is still caught with it --
-which is what the meta-test asserts.
+``catalogue-quick`` is the inherited profile with ``max_examples`` = :data:`MAX_EXAMPLES` (the
+table rows then get ``max(4, 10 // 3) = 4`` examples, gradcheck 3), no example database, and
+derandomized when ``CI`` is set, like the ``ci`` profile.  Acceptable only while the bugs those
+runs plant are still found with it -- which is what those meta-tests assert.
 """
 
 from __future__ import annotations
