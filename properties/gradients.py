@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from hypothesis import assume
+from hypothesis import assume, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from .agreement import ContractBreach, _describe
 from .cases import Case
@@ -95,7 +96,7 @@ def _triplet(case: Case, fmt: FloatFormat = GRADCHECK_FORMAT) -> Case:
         for _ in range(3):
             n = _rows_apart(a, _rows_apart(p, n, gap), gap)
         assume(np.array_equal(_rows_apart(p, n, gap), n))
-    dist = lambda u, v: np.sum(np.abs(u - v + eps) ** norm_p, -1) ** (1 / norm_p)
+    dist = _triplet_distance(case)
     for _ in range(4):  # the minimum's kink d(a, n) = d(p, n): move p away from a until they are apart
         if not case.kwargs.get("swap"):
             break
@@ -105,7 +106,18 @@ def _triplet(case: Case, fmt: FloatFormat = GRADCHECK_FORMAT) -> Case:
         p = np.where(close[..., None], a + 1.5 * (p - a), p)
     else:  # (an L1 distance can be unchanged by that move: then the case is not smooth)
         assume(not np.any(np.abs(dist(a, n) - dist(p, n)) < 4 * kg * np.maximum(dist(a, n), 1.0)))
-    c = Case({"anchor": a, "positive": p, "negative": n}, case.kwargs)
+    return _triplet_margin_off(Case({"anchor": a, "positive": p, "negative": n}, case.kwargs), kg)
+
+
+def _triplet_distance(case: Case):
+    eps, norm_p = case.kwargs.get("eps", 1e-6), case.kwargs.get("p", 2.0)
+    return lambda u, v: np.sum(np.abs(u - v + eps) ** norm_p, -1) ** (1 / norm_p)
+
+
+def _triplet_margin_off(c: Case, kg: float) -> Case:
+    """The relu's argument margin + d(a, p) - d_neg off 0 by ``kg`` (relative): the margin moved up."""
+    a, p, n, m = c.args["anchor"], c.args["positive"], c.args["negative"], c.kwargs["margin"]
+    dist = _triplet_distance(c)
     d_neg = np.minimum(dist(a, n), dist(p, n)) if c.kwargs.get("swap") else dist(a, n)
     gap = m + dist(a, p) - d_neg
     scale = max(1.0, m, float(np.max(d_neg, initial=0.0)))
@@ -217,12 +229,92 @@ AWAY_FROM_KINKS: dict[str, Callable[[Case], Case]] = {
 }
 
 
-def smooth_cases(spec: LossSpec, variant: str, fmt: FloatFormat = GRADCHECK_FORMAT):
-    """The loss's strategy at moderate magnitudes (``fmt``), moved off every kink."""
+# ---- coincident and zero inputs ------------------------------------------------------
+# Where a loss is differentiable at coincident inputs (a = b, r = 0, a distance of 0) its gradient
+# there is checked like anywhere else: finite and equal to the analytic one.  That is where a
+# transcription through sqrt(sum((a - b)^2)) or |r| = sqrt(r^2) has 0 * inf = NaN, and the smooth
+# points above never go (they move inputs apart).  Each function takes a smooth point and a mask
+# over its terms (elements or rows) and makes the masked terms coincide, only where the loss is
+# differentiable there; ``fmt``: the dtype's format.
+
+
+def _residual_zero(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
+    """input = target (r = 0) where masked: MSE, Huber and SmoothL1 (beta > 0) are quadratic there,
+    gradient 0.  SmoothL1 with beta = 0 is L1, with a kink at 0: left to the subgradient rows."""
+    if case.kwargs.get("beta", 1.0) == 0:
+        return case
+    return Case({**case.args, "input": np.where(mask, case.args["target"], case.args["input"])}, case.kwargs)
+
+
+def _hinge_zero(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
+    """Distances of exactly 0 where masked (gradient 1 for y = 1, -1 for y = -1 while margin > 0),
+    the margin kept off them."""
+    x = np.where(mask, 0.0, case.args["input"])
+    return _margin_off(Case({**case.args, "input": x}, case.kwargs), x, case.args["target"] == -1)
+
+
+def _similar_pair(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
+    """input2 = input1 with target 1 in the masked rows: the similar branch (contrastive: 0.5 d^2, a
+    polynomial; cosine: 1 - cos, smooth at a = b) has gradient 0 there.  (The dissimilar branch has no
+    gradient at d = 0 -- the direction (a - b) / d is undefined -- and is left to the finite-gradient rows.)"""
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    return Case({**case.args, "input2": np.where(mask[..., None], a, b), "target": np.where(mask, 1.0, y)},
+                case.kwargs)
+
+
+def _triplet_coincident(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
+    """positive = anchor in the masked rows (negative = anchor with swap, so that the minimum
+    d(a, n) < d(p, n) is not a tie): d = eps D^(1/p) is smooth while eps > 0, its gradient the unit
+    direction of (eps, ..., eps).  Only where eps^p is a normal number of the dtype (torch forms
+    |d_i|^p: below that it underflows, known deviation triplet_pnorm_underflow_low_precision); eps = 0
+    is the norm's kink at 0, left to the finite-gradient rows."""
+    eps, norm_p = case.kwargs.get("eps", 1e-6), case.kwargs.get("p", 2.0)
+    if eps <= 0 or eps**norm_p < 16 * fmt.tiny:
+        return case
+    which = "negative" if case.kwargs.get("swap") else "positive"
+    a = case.args["anchor"]
+    c = Case({**case.args, which: np.where(mask[..., None], a, case.args[which])}, case.kwargs)
+    return _triplet_margin_off(c, max(KINK_GAP, 16 * fmt.u))
+
+
+#: ``{loss: coincide(case, mask, fmt) -> Case}``; ``mask`` has the shape of the loss's unreduced terms.
+AT_COINCIDENCE: dict[str, Callable[[Case, np.ndarray, FloatFormat], Case]] = {
+    "mse": _residual_zero, "huber": _residual_zero, "smooth_l1": _residual_zero,
+    "hinge_embedding": _hinge_zero, "triplet_margin": _triplet_coincident,
+    "cosine_embedding": _similar_pair, "contrastive": _similar_pair,
+}
+
+
+def terms_shape(spec: LossSpec, case: Case) -> tuple:
+    first = case.args[spec.arg_names[0]]
+    return first.shape[: first.ndim - spec.event_dims]
+
+
+def smooth_cases(spec: LossSpec, variant: str, fmt: FloatFormat = GRADCHECK_FORMAT, coincident: bool = False):
+    """The loss's strategy at moderate magnitudes (``fmt``), moved off every kink; ``coincident``: in
+    half of the examples, a random subset of the terms (at least one) moved to coincident inputs
+    (``AT_COINCIDENCE``) where the loss has one."""
     away = AWAY_FROM_KINKS[spec.name]
     if spec.name == "triplet_margin":  # its gap depends on the dtype's underflow
-        return spec.cases(variant, fmt).map(lambda c: away(c, fmt))
-    return spec.cases(variant, fmt).map(away)
+        cases = spec.cases(variant, fmt).map(lambda c: away(c, fmt))
+    else:
+        cases = spec.cases(variant, fmt).map(away)
+    coincide = AT_COINCIDENCE.get(spec.name)
+    if not coincident or coincide is None:
+        return cases
+
+    @st.composite
+    def at_coincidence(draw):
+        case = draw(cases)
+        if not draw(st.booleans()):
+            return case
+        shape = terms_shape(spec, case)
+        mask = draw(hnp.arrays(bool, shape, elements=st.booleans()))
+        if mask.size:
+            mask.flat[0] = True
+        return coincide(case, mask, fmt)
+
+    return at_coincidence()
 
 
 def gradient_format(dtype: str) -> FloatFormat:
@@ -394,6 +486,11 @@ FINITE_GRADIENT_ROWS = [
                 _c({"anchor": [[1.0, 2.0, -1.0]], "positive": [[1.0, 2.0, -1.0]], "negative": [[1.5, 2.0, -1.0]]},
                    margin=2.0, eps=0.0), ("anchor", "positive", "negative"),
                 "the norm at 0: subgradient 0 (torch's convention), not 0/0"),
+    GradientRow("contrastive", "coincident_pairs",
+                _c({"input1": [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]], "input2": [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]],
+                    "target": [1.0, -1.0]}, margin=1.0), ("input1", "input2"),
+                "a = b: the similar term 0.5 d^2 has gradient 0; the dissimilar one has no gradient at d = 0 (the "
+                "direction (a - b) / d is undefined), torch's norm backward gives 0 -- finite, not 0 * inf"),
     GradientRow("cosine_embedding", "zero_vector", _c({"input1": [[0.0, 0.0, 0.0]], "input2": [[1.0, 2.0, 3.0]],
                                                         "target": [1.0]}), ("input1", "input2"),
                 "EPS in the norms keeps 1/|a| finite (huge: ~1/sqrt(EPS))",

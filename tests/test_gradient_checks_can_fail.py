@@ -13,7 +13,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from properties.formats import DTYPE_NAMES, FORMATS
 from properties.gradients import (
-    FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, analytic, autograd, check_gradient, differentiable,
+    AT_COINCIDENCE, FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, terms_shape, analytic, autograd, check_gradient, differentiable,
     gradcheck_case, gradient_format, nonfinite_gradients, smooth_cases, subgradient_problem,
 )
 from properties.specs import SPECS
@@ -117,3 +117,50 @@ def test_finite_gradient_row_catches_nan(row):
 def test_subgradient_row_catches_a_gradient_outside(row):
     spec = SPECS[row.loss]
     assert subgradient_problem(row, spec, shifted_gradient(spec, row.wrt)) is not None
+
+
+def sqrt_at_coincidence(spec, first, second):
+    """Adds 0 * sqrt((first - second)^2) element by element: the value is unchanged, the gradient is
+    0 * inf = NaN wherever the two coincide (what a distance written as sqrt(sum(d^2)) does there).
+    ``second`` None: the zero tensor (hinge's distances of 0)."""
+    names = list(spec.arg_names)
+
+    def transform(fn, args, kwargs):
+        a = args[names.index(first)]
+        b = torch.zeros_like(a) if second is None else args[names.index(second)]
+        return fn(*args, **kwargs) + 0.0 * torch.sqrt((a - b) ** 2).sum()
+    return _wrapped(spec, "sqrt_at_coincidence", transform)
+
+
+#: the pair each loss's coincident cases (``properties.gradients.AT_COINCIDENCE``) make equal
+COINCIDENT_PAIR = {"mse": ("input", "target"), "huber": ("input", "target"), "smooth_l1": ("input", "target"),
+                   "hinge_embedding": ("input", None), "cosine_embedding": ("input1", "input2"),
+                   ("triplet_margin", False): ("anchor", "positive"), ("triplet_margin", True): ("anchor", "negative")}
+
+
+def test_every_coincident_loss_has_a_can_fail_pair():
+    """Each loss with coincident inputs is covered here (contrastive, which torch lacks, by the
+    catalogue's contrastive_sqrt_distance)."""
+    covered = {k if isinstance(k, str) else k[0] for k in COINCIDENT_PAIR} | {"contrastive"}
+    assert covered == set(AT_COINCIDENCE)
+
+
+@pytest.mark.parametrize("dtype", DTYPE_NAMES)
+@pytest.mark.parametrize("loss", sorted(set(AT_COINCIDENCE) & set(TORCH_LOSSES)))
+@settings(max_examples=3)
+@given(data=st.data())
+def test_gradient_check_catches_nan_at_coincident_inputs(loss, dtype, data):
+    """The gradient comparison at coincident inputs (the cases ``smooth_cases(..., coincident=True)``
+    draws half of the time) catches a NaN there, in every dtype, while the built-in passes."""
+    spec = SPECS[loss]
+    variant = data.draw(st.sampled_from(spec.variants))
+    fmt = gradient_format(dtype)
+    smooth = data.draw(smooth_cases(spec, variant, fmt))
+    case = AT_COINCIDENCE[loss](smooth, np.ones(terms_shape(spec, smooth), bool), fmt)
+    assume(case is not smooth)  # triplet: eps = 0 or eps^p below the dtype's normal range
+    case = case.rounded(dtype)
+    reduction = data.draw(st.sampled_from(spec.reductions))
+    key = loss if loss in COINCIDENT_PAIR else (loss, bool(case.kwargs.get("swap")))
+    check_gradient(spec, builtin_subjects(spec)[0], case, dtype, "cpu", reduction)  # the built-in passes
+    with pytest.raises(GradientError, match="non-finite gradient"):
+        check_gradient(spec, sqrt_at_coincidence(spec, *COINCIDENT_PAIR[key]), case, dtype, "cpu", reduction)

@@ -4,7 +4,8 @@
   every differentiable input, at generated points kept off every kink by construction
   (``properties.gradients.smooth_cases``).
 - ``test_gradient_<loss>``: autograd's gradient in every dtype and device against the
-  independent analytic gradient (``refimpl.grad``, itself verified by finite differences
+  independent analytic gradient, half of the examples at coincident inputs where the loss has
+  them (``properties.gradients.AT_COINCIDENCE``: a = b, r = 0, a distance of 0) (``refimpl.grad``, itself verified by finite differences
   and mpmath in test_reference_gradients.py), within ``tolerance.gradient_bound``.
 """
 
@@ -80,7 +81,8 @@ def _gradient_test(spec):
     @given(data=st.data())
     def test(subject, dtype, device, variant, data):
         fspec = fitted(spec, subject)
-        case = data.draw(smooth_cases(fspec, variant, gradient_format(dtype)), label="case")
+        # half of the examples with coincident inputs where the loss has them (a = b, r = 0)
+        case = data.draw(smooth_cases(fspec, variant, gradient_format(dtype), coincident=True), label="case")
         # strict: moving the case off a kink must not have needed a parameter the plug-in lacks
         case = admitted(fspec, subject, case, dtype=dtype, variant=variant, strict=True)
         reduction = data.draw(st.sampled_from(fspec.reductions), label="reduction")

@@ -213,6 +213,8 @@ CATALOGUE: list[Entry] = [
     _ok("contrastive", "embedding:ContrastiveLoss",
         "nn.Module, full contract (Hadsell et al. eq. 4, +1 similar); similar branch as half the sum of squares, "
         "masked root"),
+    _bug("contrastive", "embedding:contrastive_sqrt_distance",
+         "the distance as sqrt(sum((a - b)^2)): right values, NaN gradient at a == b (coincident pairs)", GRADIENT),
     _bug("contrastive", "embedding:contrastive_labels_inverted",
          "reads +1 as dissimilar and -1 as similar", AGREEMENT),
     _bug("contrastive", "embedding:contrastive_margin_on_squared",

@@ -273,6 +273,19 @@ class ContrastiveLoss(nn.Module):
         return reduce(terms, self.reduction).to(input1.dtype)
 
 
+def contrastive_sqrt_distance(input1, input2, target, margin=1.0, reduction="mean"):
+    """BUG (gradient only): the distance as ``torch.sqrt(((a - b) ** 2).sum(-1))``, the similar term as
+    its square -- the values are right, but at a == b the root's backward is 1 / (2 sqrt(0)) = inf,
+    times the zero difference: a NaN gradient for every coincident pair (a common transcription;
+    ``torch.linalg.vector_norm`` / ``F.pairwise_distance`` mask the norm's backward at 0)."""
+    check_reduction(reduction)
+    rows_check("contrastive", input1, input2, target)
+    a = opmath(input1)
+    d = torch.sqrt(((a - opmath(input2).to(a.dtype)) ** 2).sum(-1))
+    gap = torch.clamp_min(margin - d, 0.0)
+    return reduce(0.5 * torch.where(target == 1, d * d, gap * gap), reduction).to(input1.dtype)
+
+
 def contrastive_labels_inverted(input1, input2, target, margin=1.0, reduction="mean"):
     """BUG: reads target +1 as 'dissimilar' and -1 as 'similar' (the other libraries' label
     convention), so each pair gets the other branch of the loss."""
