@@ -32,39 +32,111 @@ def _vectorised(raw: st.SearchStrategy, transform) -> st.SearchStrategy[float]:
     return scalar
 
 
-@functools.lru_cache(maxsize=None)  # strategies are immutable: build (and validate) each once
-def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
-    """Positive floats with log10 uniform in [log10 lo, log10 hi]; shrinks towards ``lo``... and 1."""
+#: The magnitudes ordinary code runs at (activations, logits, embeddings, residuals): where an
+#: implementation's epsilon, clamp or threshold (cosine_similarity's 1e-8, a distance floor) matters.
+#: Every magnitude strategy whose range reaches beyond it draws a whole example inside it in about
+#: half of the draws (``ORDINARY_SHARE``, measured by ``properties.coverage``), and over its whole
+#: range -- the dtype's extremes -- in the others.
+ORDINARY = (1e-4, 1e4)
+
+#: The share of examples whose largest magnitude must lie in ``ORDINARY`` (tests/test_coverage.py).
+ORDINARY_SHARE = 1 / 3
+
+#: ``id(mixed scalar strategy) -> (ordinary-band strategy, whole-range strategy)``: :func:`array`
+#: draws a whole array from one of the two, so an example is ordinary as a whole (the largest of 64
+#: elements drawn independently would almost never be).
+_MIXED: dict[int, tuple] = {}
+
+
+def _ordinary_mix(lo: float, hi: float, build) -> st.SearchStrategy[float]:
+    """``build(lo, hi)`` (a magnitude strategy over [lo, hi]), drawn in ``ORDINARY`` ∩ [lo, hi] in about
+    half of the draws where that band is a proper part of the range; the band first, so a failing
+    example shrinks towards ordinary magnitudes."""
+    full = build(lo, hi)
+    a, b = max(min(lo, hi), ORDINARY[0]), min(max(lo, hi), ORDINARY[1])
+    if a >= b or (a, b) == (min(lo, hi), max(lo, hi)):
+        return full
+    ordinary = build(a, b)
+    mixed = st.one_of(ordinary, full)
+    _MIXED[id(mixed)] = (ordinary, full, mixed)  # keeps the strategy alive: its id stays unique
+    return mixed
+
+
+def _log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
     a, b = math.log10(lo), math.log10(hi)
     if a > b:
         a, b = b, a
     return _vectorised(st.floats(a, b), lambda e: np.power(10.0, e))
 
 
-@functools.lru_cache(maxsize=None)
-def reals(lo: float, hi: float, *, signed: bool = True, zero: bool = True) -> st.SearchStrategy[float]:
-    """Magnitudes log-uniform in [lo, hi], either sign, with exact zeros.
+@functools.lru_cache(maxsize=None)  # strategies are immutable: build (and validate) each once
+def log_uniform(lo: float, hi: float, *, ordinary: bool = True) -> st.SearchStrategy[float]:
+    """Positive floats with log10 uniform in [log10 lo, log10 hi]; shrinks towards ``lo``... and 1.
+    ``ordinary``: a magnitude, drawn in ``ORDINARY`` about half of the time (False for a gap or a
+    relative perturbation, whose small values are the point)."""
+    return _ordinary_mix(lo, hi, _log_uniform) if ordinary else _log_uniform(lo, hi)
 
-    Sign and magnitude come from one float ``u`` (sign of ``u``; ``|u|`` the log10 offset above
-    ``lo``), zeros from a ``one_of`` branch (drawn as +inf, transformed to 0): half the cost of
-    drawing the sign as a separate choice, and :func:`array` transforms a whole array at once.
-    Shrinks towards 0, then towards ``+lo``."""
+
+def _reals(lo: float, hi: float, signed: bool, zero: bool) -> st.SearchStrategy[float]:
     a, b = math.log10(lo), math.log10(hi)
     if a > b:
         a, b = b, a
 
     def transform(u):
-        mag = np.power(10.0, a + np.minimum(np.abs(u), b - a))
+        mag = np.power(10.0, a + np.minimum(np.abs(u), 1.0) * (b - a))
         out = np.copysign(mag, u) if signed else mag
-        return np.where(np.isinf(u), 0.0, out) if zero else out
+        return np.where(np.abs(u) > 1.0, 0.0, out) if zero else out
 
-    val = st.floats(-(b - a) if signed else 0.0, b - a)
-    return _vectorised(st.one_of(st.just(math.inf), val) if zero else val, transform)
+    # |u| in (1, 4/3]: an exact zero (about a fifth of the elements: a one_of branch would be nearly half)
+    top = 4.0 / 3.0 if zero else 1.0
+    return _vectorised(st.floats(-top if signed else 0.0, top), transform)
+
+
+@functools.lru_cache(maxsize=None)
+def reals(lo: float, hi: float, *, signed: bool = True, zero: bool = True, ordinary: bool = True
+          ) -> st.SearchStrategy[float]:
+    """Magnitudes log-uniform in [lo, hi], either sign, with exact zeros; ``ordinary`` as in
+    :func:`log_uniform`.
+
+    Sign, magnitude and zeros come from one float ``u``: the sign of ``u``; ``|u|`` <= 1 the log10
+    position between ``lo`` and ``hi``; ``|u|`` > 1 an exact zero (about a fifth of the elements) --
+    half the cost of drawing the sign as a separate choice, and :func:`array` transforms a whole
+    array at once.  Shrinks towards ``+lo``."""
+    build = lambda lo_, hi_: _reals(lo_, hi_, signed, zero)
+    return _ordinary_mix(lo, hi, build) if ordinary else build(lo, hi)
+
+
+@st.composite
+def related(draw, shape, n: int, lo: float, hi: float, span: float, *, signed: bool = True, zero: bool = True
+            ) -> list[np.ndarray]:
+    """``n`` arrays of one scale: magnitudes within ``span`` of a largest one ``top``, drawn log-uniform
+    in [lo, hi] (in ``ORDINARY`` about half of the time); elements are ``top`` times magnitudes in
+    [1/span, 1], the largest scaled to 1 (clamped up to ``lo``).  Real tensors span a few dozen decades, not the whole exponent
+    range that elements drawn independently over [lo, hi] would.  Each array after the first is either
+    drawn the same way or :func:`close_to` the first (cancellation in their difference)."""
+    top = draw(log_uniform(lo, hi))
+    unit = array(shape, reals(1.0 / span, 1.0, signed=signed, zero=zero, ordinary=False))
+
+    def at_scale(u):
+        big = np.max(np.abs(u), initial=0.0)
+        v = top * (u / big if big > 0 else u)  # the largest element is +-top itself
+        return np.where((v != 0) & (np.abs(v) < lo), np.copysign(lo, v), v)
+
+    first = at_scale(draw(unit))
+    return [first] + [at_scale(draw(unit)) if draw(st.booleans()) else draw(close_to(first)) for _ in range(n - 1)]
+
+
+def parameter(lo: float, hi: float, boundary: float) -> st.SearchStrategy[float]:
+    """A positive parameter (a margin, Huber's delta, SmoothL1's beta): log-uniform in [lo, hi], and in
+    about a third of the draws in its boundary region [boundary, lo] (down to the dtype's smallest
+    normal number, where a formula dividing by it or comparing against it breaks)."""
+    inner = log_uniform(lo, hi)
+    return st.one_of(inner, inner, log_uniform(boundary, lo, ordinary=False)) if boundary < lo else inner
 
 
 def unit_interval(closed: bool = True, min_gap: float = 1e-12) -> st.SearchStrategy[float]:
     """Values in [0, 1] spread over the whole interval and within a hair of 0 and of 1."""
-    near0 = log_uniform(min_gap, 0.5)
+    near0 = log_uniform(min_gap, 0.5, ordinary=False)  # a gap to 0 or to 1, not a magnitude
     inner = [near0, near0.map(lambda v: 1.0 - v), st.floats(0.0, 1.0)]
     return st.one_of(st.sampled_from([0.0, 1.0]), *inner) if closed else st.one_of(*inner)
 
@@ -72,6 +144,9 @@ def unit_interval(closed: bool = True, min_gap: float = 1e-12) -> st.SearchStrat
 def array(shape, elements: st.SearchStrategy, dtype=np.float64) -> st.SearchStrategy[np.ndarray]:
     """An array of ``elements``; a :func:`reals` / :func:`log_uniform` element is drawn as its raw
     float and transformed for the whole array at once (``_VECTORISED``)."""
+    mixed = _MIXED.get(id(elements))
+    if mixed is not None:  # the whole array in the ordinary band, or over the whole range
+        return st.one_of(array(shape, mixed[0], dtype), array(shape, mixed[1], dtype))
     vectorised = _VECTORISED.get(id(elements))
     if vectorised is not None and np.dtype(dtype).kind == "f":
         raw, transform, _ = vectorised
@@ -95,18 +170,9 @@ def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4) -> st.SearchStrategy[
 def close_to(draw, base: np.ndarray, rel_lo: float = 1e-12, rel_hi: float = 1.0) -> np.ndarray:
     """``base * (1 + r)`` with relative perturbations ``r`` log-uniform in [rel_lo, rel_hi]:
     a partner of ``base`` whose difference cancels to any degree."""
-    r = draw(array(base.shape, reals(rel_lo, rel_hi, zero=True)))
+    r = draw(array(base.shape, reals(rel_lo, rel_hi, zero=True, ordinary=False)))
     scale = np.where(base == 0, 1.0, np.abs(base))
     return base + r * scale
-
-
-@st.composite
-def pair(draw, shape, elements: st.SearchStrategy) -> tuple[np.ndarray, np.ndarray]:
-    """Two arrays: independent, or the second close to the first (small residuals)."""
-    a = draw(array(shape, elements))
-    if draw(st.booleans()):
-        return a, draw(array(shape, elements))
-    return a, draw(close_to(a))
 
 
 def probability_rows(shape, axis: int) -> st.SearchStrategy[np.ndarray]:

@@ -22,7 +22,9 @@ def _hinge_cases(draw, variant, fmt):
     cap = fmt.headroom_cap(count=256)
     x = draw(S.array(shape, S.reals(1e-4, cap) if variant == "any_sign" else S.reals(1e-4, cap, signed=False)))
     y = draw(S.pm_ones(shape))
-    margin = draw(S.reals(1e-3, 1e3, signed=variant == "any_sign"))
+    margin = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
+    if variant == "any_sign":
+        margin = draw(st.sampled_from([1.0, -1.0, 0.0])) * margin
     return Case({"input": x, "target": y}, {"margin": margin})
 
 
@@ -41,12 +43,7 @@ def _rows(draw, n_arrays, fmt, power, batch=None):
     d = draw(st.integers(1, MAX_DIM))
     shape = (d,) if draw(st.booleans()) else (draw(st.integers(1, MAX_BATCH)), d)
     cap = fmt.headroom_cap(power=power, count=4 * d)
-    lo = max(fmt.tiny ** (1 / power) * 16, cap * 1e-12)
-    first = draw(S.array(shape, S.reals(lo, cap)))
-    out = [first]
-    for _ in range(n_arrays - 1):
-        out.append(draw(S.array(shape, S.reals(lo, cap))) if draw(st.booleans()) else draw(S.close_to(first)))
-    return out
+    return draw(S.related(shape, n_arrays, fmt.tiny ** (1 / power) * 16, cap, 1e12))
 
 
 TRIPLET_P = st.one_of(st.sampled_from([2.0, 1.0, 3.0, 0.5]), st.floats(0.25, 4.0))
@@ -57,7 +54,7 @@ def _triplet_cases(draw, variant, fmt):
     p = 2.0 if variant == "p2" else draw(TRIPLET_P)
     a, pos, neg = draw(_rows(3, fmt, power=max(p, 1.0)))
     kwargs = {
-        "margin": draw(S.log_uniform(1e-3, 1e2)),
+        "margin": draw(S.parameter(1e-3, 1e2, 16 * fmt.tiny)),
         "p": p,
         "eps": draw(st.sampled_from([1e-6, 0.0, 1e-3])),
         "swap": variant == "swap",
@@ -126,7 +123,7 @@ def _cosine_cases(draw, variant, fmt):
 def _contrastive_cases(draw, variant, fmt):
     # 0.5 margin^2 must stay finite in the dtype, with room for a sum (float16: margin <= 4)
     top = min(1e3, fmt.headroom_cap(power=2, count=4 * 64))
-    return draw(_pair_cases(variant, fmt, st.one_of(st.just(1.0), S.log_uniform(1e-3, top)), cosine=False))
+    return draw(_pair_cases(variant, fmt, st.one_of(st.just(1.0), S.parameter(1e-3, top, 16 * fmt.tiny)), cosine=False))
 
 
 COSINE_EMBEDDING = LossSpec(

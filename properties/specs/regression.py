@@ -19,8 +19,8 @@ MAX_ELEMS = 64
 def _residual_case(draw, fmt, weight: bool) -> Case:
     shape = draw(S.shapes(0, 3, 1, 4))
     cap = fmt.headroom_cap(power=2, count=MAX_ELEMS) / 4
-    lo = max(fmt.tiny, cap * 1e-30) * 16
-    x, y = draw(S.pair(shape, S.reals(lo, cap)))
+    # one scale for input and target (within 30 decades of each other), the target independent or close
+    x, y = draw(S.related(shape, 2, 16 * fmt.tiny, cap, 1e30))
     kwargs = {}
     if weight:
         kwargs["weight"] = draw(S.array(shape, S.log_uniform(1e-2, 1e2)))
@@ -40,13 +40,14 @@ def _mse_cases(draw, variant, fmt):
 @st.composite
 def _huber_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=variant == "weight"))
-    return case.with_kwargs(delta=draw(S.log_uniform(1e-3, 1e3)))
+    # delta down to the dtype's normal range (a subnormal one is rounded by up to 2^-p / delta relative)
+    return case.with_kwargs(delta=draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny)))
 
 
 @st.composite
 def _smooth_l1_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=False))
-    beta = 0.0 if variant == "l1" else draw(S.log_uniform(1e-3, 1e3))
+    beta = 0.0 if variant == "l1" else draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
     return case.with_kwargs(beta=beta)
 
 

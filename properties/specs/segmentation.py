@@ -25,7 +25,7 @@ def _dice_cases(draw, variant, fmt):
     low = max(1e-8, fmt.tiny)
     smooth = st.one_of(st.just(max(1e-5, low)), st.just(0.0), S.log_uniform(low, 1.0))
     kwargs = {
-        "smooth_nr": draw(smooth), "smooth_dr": draw(smooth.filter(lambda v: v > 0)),
+        "smooth_nr": draw(smooth), "smooth_dr": draw(smooth),  # smooth_dr = 0: empty masks are 0/0 (not admitted)
         "squared_pred": draw(st.booleans()), "include_background": draw(st.booleans()), "batch": draw(st.booleans()),
     }
     case = Case({"input": p, "target": g}, kwargs)

@@ -1,0 +1,104 @@
+"""What the strategies feed a loss, measured: the magnitude of each drawn example per dtype and loss
+(``lossproof coverage``; the table in ``docs/magnitudes.md``; tests/test_coverage.py holds the
+shares to their floors).
+
+The cases are drawn the way the gate's tests draw them -- Hypothesis ``@given`` with the active
+profile's generation, ``spec.cases(variant, fmt)`` for each variant -- so the first examples are
+Hypothesis's simplest ones and the rest follow its own distribution, not ``.example()``'s.
+
+An example's *magnitude* is the largest finite nonzero ``|value|`` among its value arguments (labels
+and class indices excluded): the scale an implementation's epsilons, clamps and thresholds meet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import Counter
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from .cases import Case
+from .formats import DTYPE_NAMES, FORMATS
+from .spec import LossSpec
+from .strategies import ORDINARY, ORDINARY_SHARE
+
+#: the magnitude bands of the table: (label, lower edge inclusive, upper edge exclusive)
+BANDS = (("0", 0.0, 0.0), ("< 1e-30", 0.0, 1e-30), ("1e-30 .. 1e-4", 1e-30, ORDINARY[0]),
+         ("1e-4 .. 1e4", ORDINARY[0], ORDINARY[1] * (1 + 1e-12)), ("1e4 .. 1e30", ORDINARY[1] * (1 + 1e-12), 1e30),
+         ("> 1e30", 1e30, math.inf))
+ORDINARY_BAND = "1e-4 .. 1e4"
+
+
+def magnitude(spec: LossSpec, case: Case) -> float:
+    """The largest finite nonzero |value| of the case's value arguments (0.0 if there is none)."""
+    top = 0.0
+    for name, v in case.args.items():
+        if name in spec.label_args or v.dtype.kind != "f":
+            continue
+        a = np.abs(v[np.isfinite(v)])
+        if a.size:
+            top = max(top, float(a.max()))
+    return top
+
+
+def band(m: float) -> str:
+    if m == 0:
+        return "0"
+    return next(label for label, lo, hi in BANDS[1:] if lo <= m < hi)
+
+
+def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0) -> list[Case]:
+    """``n`` cases of ``spec``'s ``variant`` in ``dtype`` as a ``@given`` test draws them (``seed``: a
+    derandomized run, None: random).  Cases the strategy itself rejects are not counted."""
+    drawn: list[Case] = []
+    fmt = FORMATS[dtype]
+
+    @settings(max_examples=n, database=None, derandomize=seed is not None, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=[p for p in settings().phases if p.name != "shrink"])
+    @given(data=st.data())
+    def run(data):
+        drawn.append(data.draw(spec.cases(variant, fmt)))
+
+    run()
+    return drawn
+
+
+def histogram(spec: LossSpec, dtype: str, n: int, seed: int | None = 0) -> Counter:
+    """``{band: examples}`` over ``n`` examples of every variant of ``spec`` in ``dtype``."""
+    return Counter(band(magnitude(spec, c)) for v in spec.variants for c in draw_cases(spec, v, dtype, n, seed))
+
+
+def table(specs: dict[str, LossSpec], dtypes=DTYPE_NAMES, n: int = 40, seed: int | None = 0) -> str:
+    """A Markdown table: per loss and dtype, the share of examples in each magnitude band."""
+    labels = [b[0] for b in BANDS]
+    lines = ["| loss | dtype | examples | " + " | ".join(labels) + " |", "|---|---|---:|" + "---:|" * len(labels)]
+    for name, spec in specs.items():
+        for dtype in dtypes:
+            h = histogram(spec, dtype, n, seed)
+            total = sum(h.values())
+            shares = [f"{100 * h[b] / total:.0f} %" if h[b] else "" for b in labels]
+            lines.append(f"| {name} | {dtype} | {total} | " + " | ".join(shares) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .specs import SPECS
+
+    parser = argparse.ArgumentParser(prog="lossproof coverage", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loss", action="append", choices=sorted(SPECS), help="a loss (repeatable; default: all)")
+    parser.add_argument("--dtype", action="append", choices=DTYPE_NAMES, help="a dtype (repeatable; default: all)")
+    parser.add_argument("--examples", type=int, default=40, help="examples per variant (default 40)")
+    parser.add_argument("--seed", type=int, default=0, help="derandomized generation seed; -1: random")
+    args = parser.parse_args(argv)
+    specs = {k: SPECS[k] for k in (args.loss or SPECS)}
+    print(f"Magnitude of each example (largest |value|), share per band; ordinary band {ORDINARY[0]:g} .. "
+          f"{ORDINARY[1]:g} (floor {ORDINARY_SHARE:.0%} of examples); {args.examples} examples per variant.\n")
+    print(table(specs, tuple(args.dtype or DTYPE_NAMES), args.examples, None if args.seed < 0 else args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
