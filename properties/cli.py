@@ -251,14 +251,22 @@ def audit(argv: list[str]) -> int:
     return audit_main(argv)
 
 
+def coverage(argv: list[str]) -> int:
+    from .coverage import main as coverage_main
+
+    return coverage_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"gate": gate, "audit": audit}
+    commands = {"gate": gate, "audit": audit, "coverage": coverage}
     if not argv or argv[0] not in commands:
         print("usage: lossproof gate --impl LOSS=MODULE:ATTR [PYTEST ARGS...]\n"
-              "       lossproof audit [--quick] [--loss LOSS] [--impl LOSS=MODULE:ATTR] [--baseline OLD.json] ...\n\n"
+              "       lossproof audit [--quick] [--loss LOSS] [--impl LOSS=MODULE:ATTR] [--baseline OLD.json] ...\n"
+              "       lossproof coverage [--loss LOSS] [--dtype DTYPE] [--examples N]\n\n"
               "  gate   check your loss implementation(s) with every check of the suite\n"
-              "  audit  measure how accurately each implementation computes each loss (Markdown, JSON, PNG report)",
+              "  audit  measure how accurately each implementation computes each loss (Markdown, JSON, PNG report)\n"
+              "  coverage  what the gate's strategies feed a loss: the share of examples per magnitude band",
               file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     return commands[argv[0]](argv[1:])

@@ -1,0 +1,48 @@
+"""What the strategies feed a loss (``properties.coverage``): for every loss and dtype, at least
+``ORDINARY_SHARE`` of the examples have their largest magnitude in the ordinary band (1e-4 .. 1e4),
+where implementations' epsilons, clamps and thresholds live -- and the floor can fail: a strategy
+over the whole range without the ordinary mixing falls below it.  A self-test of the suite
+(deselected in a gate run: it checks no plug-in)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from properties import strategies as S
+from properties.coverage import ORDINARY_BAND, band, histogram
+from properties.formats import DTYPE_NAMES, FORMATS
+from properties.specs import SPECS
+
+#: examples per variant: the shares are measured on the gate's own generation (derandomized)
+EXAMPLES = 20
+
+
+@pytest.mark.parametrize("loss", sorted(SPECS))
+def test_strategy_ordinary_magnitudes_share(loss):
+    spec = SPECS[loss]
+    low = {}
+    for dtype in DTYPE_NAMES:
+        h = histogram(spec, dtype, EXAMPLES)
+        share = h[ORDINARY_BAND] / sum(h.values())
+        if share < S.ORDINARY_SHARE:
+            low[dtype] = f"{share:.0%} ({dict(h)})"
+    assert not low, f"{loss}: ordinary magnitudes below {S.ORDINARY_SHARE:.0%} of the examples: {low}"
+
+
+def test_strategy_ordinary_floor_can_fail():
+    """The same measure on an array strategy over float64's whole range without the ordinary mixing
+    (what every magnitude strategy was before it) is below the floor."""
+    cap = FORMATS["float64"].headroom_cap(count=64)
+    drawn = []
+
+    @settings(max_examples=60, database=None, derandomize=True)
+    @given(st.data())
+    def run(data):
+        shape = data.draw(S.shapes(1, 2, 1, 4))
+        drawn.append(data.draw(S.array(shape, S.reals(1e-4, cap, ordinary=False))))
+
+    run()
+    bands = [band(float(np.max(np.abs(a)))) for a in drawn if np.any(a)]
+    assert sum(b == ORDINARY_BAND for b in bands) / len(bands) < S.ORDINARY_SHARE  # measured: 27 %
