@@ -20,7 +20,7 @@ from .cases import Case
 from .formats import FloatFormat
 from .spec import LossSpec
 from .subjects import Subject
-from .tolerance import bound
+from .tolerance import bound, budget as _budget
 
 #: (loss, dtype) -> [largest error/bound seen, number of checks]; the README's tightness figures.
 RATIOS: dict[tuple[str, str], list] = defaultdict(lambda: [0.0, 0])
@@ -68,7 +68,7 @@ def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, resu
     ``terms``: the reference's unreduced terms of ``case`` when the caller has them already."""
     if terms is None:
         terms = spec.call_reference(case, reduction="none")
-    budget = spec.scale(case, terms)
+    budget = _budget(spec.scale, case, terms, fmt)  # in fmt: a budget may depend on the dtype's u
     denom = spec.denominator(case, terms, reduction) if reduction not in ("none", "sum") else None
     gain = spec.underflow(case, terms) if spec.underflow else 1.0
     return np.broadcast_to(bound(fmt, reduction, terms, budget, result, denom, gain), np.shape(result))

@@ -30,6 +30,9 @@ and the suite records the largest ``error / bound`` it sees (README).
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
 from refimpl._distance import pnorm_rows
@@ -65,6 +68,20 @@ def bound(fmt: FloatFormat, reduction: str, terms: np.ndarray, budget: np.ndarra
         return np.asarray(total + u * res)
     d = abs(denominator) if denominator else 1.0
     return np.asarray(total / d + (depth + 2) * u * res)
+
+
+def budget(scale, case: Case, terms, fmt: FloatFormat) -> np.ndarray:
+    """``scale(case, terms)``, in ``fmt`` where the budget depends on the dtype's unit roundoff
+    (a ``scale_*`` with a ``fmt`` parameter: an error that is not linear in u, e.g.
+    :func:`scale_focal`'s ``(1 - p_t)^gamma`` when 1 - p_t is as small as its rounding error)."""
+    if "fmt" in _parameters(scale):
+        return scale(case, terms, fmt=fmt)
+    return scale(case, terms)
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(fn) -> tuple[str, ...]:
+    return tuple(inspect.signature(fn).parameters)
 
 
 def _row_len(a: np.ndarray) -> int:
@@ -258,21 +275,48 @@ def scale_contrastive(case: Case, terms):
     return np.where(y == 1, (2 * ld + 10) * 0.5 * d * d, 2 * gap * (abs(m) + (ld + 4) * d)) + 2 * np.abs(terms)
 
 
-def scale_focal(case: Case, terms):
-    """torchvision: ce * (1 - p_t)^gamma * alpha_t.  ce's budget as BCE-with-logits; 1 - p_t
-    is formed as 1 - (p t + (1-p)(1-t)), absolute error ~4u, relative 4u / (1 - p_t), raised
-    to gamma: relative 4 gamma u / (1 - p_t)."""
+def scale_focal(case: Case, terms, fmt: FloatFormat = FLOAT64):
+    """torchvision: ce * (1 - p_t)^gamma * alpha_t, with q = 1 - p_t and f = q^gamma.
+
+    * ce: its budget as BCE-with-logits (``ce_b``: torch's ``(1-t) x - log_sigmoid(x)`` cancels
+      for x << 0, t -> 0, so each part's magnitude carries 4 roundings).
+    * q is formed as ``1 - (p t + (1-p)(1-t))``: an absolute error up to ``delta = 4 u``, whatever
+      q is (1 - p_t cancels; the reference forms q without cancellation).  The factor's worst
+      change under it is taken exactly, not linearised:
+          h = max((q + delta)^g - q^g,  q^g - max(q - delta, 0)^g)
+      (q^g is monotone, so the extremes lie at the ends; the computed q is >= 0).  For
+      delta << q this is the old linear estimate ``4 g u q^(g-1)`` (same budget); where delta is
+      comparable to q it is not: for 0 < g < 1 a q that rounds to 0 loses the whole factor, up
+      to 1/g times the linear estimate (counterexample, torchvision's formula: float64, x = 37.5,
+      t = 1, g = 0.01: sigmoid(37.5) rounds to 1, 1 - p_t = 0, the term 8.9e-18 becomes 0,
+      5.8 times the linear bound; float32 x = 17: 17 times; bfloat16 x = 8: 2 times), and for
+      g > 1 the convex factor grows faster than linearly.  h depends on the dtype's u, so this
+      budget takes the format (``fmt``; ``budget`` passes it).  Computed with expm1/log1p where
+      delta < q (no cancellation) and directly elsewhere: no q^(g-1), which overflowed float64
+      for a subnormal q and small g (q = 2.2e-313, g = 0.0078: 1.7e310 -> inf, which
+      ``bound`` turns into a budget of 0 -- the bound collapsed to the subnormal floor).
+    * the product: ce's error multiplies the *computed* factor, at most q^g + h; f's error
+      multiplies ce:  S = alpha_t (ce_b (q^g + h) + ce h / u) + 4 |t|  (units of u = u_d + u_64;
+      the 4 |t| for the products with (1 - p_t)^g and alpha_t and alpha_t's own roundings)."""
     x, t = case.args["inputs"], case.args["targets"]
     alpha, gamma = case.kwargs.get("alpha", 0.25), case.kwargs.get("gamma", 2.0)
     from refimpl.bce_with_logits import sigmoid
 
+    u = fmt.u + FLOAT64.u
+    delta = 4 * u
     q = t * sigmoid(-x) + (1 - t) * sigmoid(x)  # 1 - p_t
     ce = t * softplus(-x) + (1 - t) * softplus(x)
     ce_b = 4 * (np.abs((1 - t) * x) + softplus(-x)) + 2 * ce
     at = np.abs(alpha * t + (1 - alpha) * (1 - t)) if alpha >= 0 else 1.0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # q^(gamma-1) at q = 0: inf, masked
-        amp = np.where(ce == 0, 0.0, 4 * gamma * ce * q ** (gamma - 1)) if gamma > 0 else 0.0
-    return at * (q**gamma * ce_b + amp) + 4 * np.abs(terms)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        f = q**gamma
+        r = np.where(q > delta, delta / np.where(q > delta, q, 1.0), 0.0)  # < 1 where used
+        small_up = f * np.expm1(gamma * np.log1p(r))
+        small_down = -f * np.expm1(gamma * np.log1p(-r))
+        h = np.where(q > delta, np.maximum(small_up, small_down),
+                     np.maximum((q + delta) ** gamma - f, f - np.maximum(q - delta, 0.0) ** gamma))
+    h = np.where(ce == 0, 0.0, h) if gamma > 0 else np.zeros_like(f)
+    return at * (ce_b * (f + h) + ce * h / u) + 4 * np.abs(terms)
 
 
 def scale_dice(case: Case, terms):

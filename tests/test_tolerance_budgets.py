@@ -1,0 +1,117 @@
+"""The tolerance model's error budgets are finite wherever the loss is.
+
+``properties.tolerance.bound`` turns a non-finite budget into 0 (``nan_to_num``), so a budget that
+overflows -- an intermediate like ``q ** (gamma - 1)`` above 1.8e308 for a subnormal ``q`` -- does
+not widen the bound, it *erases* it: the bound collapses to the subnormal floor and a correct
+implementation fails (issue 15: torchvision's focal formula at x = -1000, t = 2.2e-313,
+gamma = 0.0078 in float64).  This property catches that class for every loss at once: on cases
+drawn from each loss's own strategy (every variant, each dtype's format, the case rounded to the
+dtype as the agreement tests round it), ``spec.scale`` in that format is finite and >= 0 wherever
+the reference's terms are finite.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from properties.formats import DTYPE_NAMES, FORMATS
+from properties.specs import SPECS
+from properties.tolerance import budget
+
+PARAMS = [pytest.param(name, variant, dtype, id=f"{name}-{dtype}-{variant}")
+          for name, spec in SPECS.items() for variant in spec.variants for dtype in DTYPE_NAMES]
+
+
+@pytest.mark.parametrize("name, variant, dtype", PARAMS)
+@settings(deadline=None)
+@given(data=st.data())
+def test_budget_finite_where_terms_are(name, variant, dtype, data):
+    spec, fmt = SPECS[name], FORMATS[dtype]
+    case = data.draw(spec.cases(variant, fmt), label="case").rounded(dtype)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            terms = spec.call_reference(case, reduction="none")
+        except ValueError:  # a case the reference refuses has no budget to check
+            return
+        b = np.broadcast_to(np.asarray(budget(spec.scale, case, terms, fmt), dtype=np.float64), np.shape(terms))
+    finite = np.isfinite(terms)
+    bad = finite & ~(np.isfinite(b) & (b >= 0))
+    assert not bad.any(), (f"{name} {dtype} {variant}: budget {b[bad][:4]} where the terms "
+                           f"{np.asarray(terms)[bad][:4]} are finite\ncase: {case}")
+
+
+#: Cases the strategies can draw but rarely do (25, or 500, examples of the focal strategy in float64 never
+#: drew one): a subnormal 1 - p_t with a small gamma, where the old focal budget's q^(gamma - 1) overflowed.
+#: (loss, dtype, args, kwargs)
+RECORDED_EXTREMES = [
+    # issue 15: torchvision's formula failed focal/layout-transposed here (got 0, reference 6.0e-313)
+    ("focal", "float64", {"inputs": [-1000.0], "targets": [2.2e-313]}, {"alpha": 0.25, "gamma": 0.0078}),
+    # a hard target: 1 - p_t = sigmoid(-720) = 2.2e-313
+    ("focal", "float64", {"inputs": [-720.0, 3.0], "targets": [0.0, 1.0]}, {"alpha": -1.0, "gamma": 0.001}),
+]
+
+
+@pytest.mark.parametrize("name, dtype, args, kwargs", RECORDED_EXTREMES,
+                         ids=[f"{n}-{d}-{i}" for i, (n, d, _, _) in enumerate(RECORDED_EXTREMES)])
+def test_budget_finite_on_recorded_extremes(name, dtype, args, kwargs):
+    from properties.cases import Case
+
+    spec, fmt = SPECS[name], FORMATS[dtype]
+    case = Case({k: np.asarray(v, dtype=np.float64) for k, v in args.items()}, kwargs).rounded(dtype)
+    with np.errstate(all="ignore"):
+        terms = spec.call_reference(case, reduction="none")
+        b = np.asarray(budget(spec.scale, case, terms, fmt), dtype=np.float64)
+    assert np.all(np.isfinite(terms)), terms
+    assert np.all(np.isfinite(b) & (b >= 0)), f"{name} {dtype}: budget {b} for the terms {terms}"
+
+
+# --- the focal budget (exact (1 - p_t)^gamma perturbation, per dtype) still rejects slightly wrong focal losses.
+# tests/test_tightness.py runs these mutants on the torch built-ins only; focal has none, so they run here on
+# the catalogue's correct focal (tests/catalogue/classification.py) and on torchvision's formula.
+
+
+def _focal_subjects():
+    from tests.catalogue.classification import sigmoid_focal_loss
+    from tests.catalogue.formulas import torchvision_sigmoid_focal_loss
+
+    return {"catalogue": sigmoid_focal_loss, "torchvision": torchvision_sigmoid_focal_loss}
+
+
+#: float64 off by 8 ulps (16 u) is *not* among them: the focal bound is at least 22 u64 relative to the term
+#: (S >= 11 |t|: ce's budget alone is >= 6 ce, plus the products' 4 |t|; times u_d + u_64 = 2 u64) -- under
+#: the budget before issue 15 as after it (measured: both pass that mutant in 300 examples); float64 is
+#: covered by float32_internals.
+FOCAL_MUTANTS = [pytest.param(base, mutant, dtype, id=f"{base}-{mutant}-{dtype}")
+                 for base in ("catalogue", "torchvision")
+                 for mutant, dtypes in (("off_by_8_ulps", ("float32", "float16", "bfloat16")),
+                                        ("float32_internals", ("float64",)))
+                 for dtype in dtypes]
+
+
+@pytest.mark.skipif(__package__ != "tests", reason="the catalogue's implementations are in a checkout of lossproof")
+@pytest.mark.parametrize("base, mutant, dtype", FOCAL_MUTANTS)
+def test_focal_budget_rejects_slightly_wrong_implementation(base, mutant, dtype):
+    from properties.agreement import AgreementError, check_agreement
+    from properties.subjects import Subject
+
+    from .test_tightness import MUTANT_SETTINGS, float32_internals, off_by_ulps
+
+    spec = SPECS["focal"]
+    make = {"off_by_8_ulps": off_by_ulps, "float32_internals": float32_internals}[mutant]
+    wrong = Subject("focal", mutant, f"{mutant}({base} focal)", make(_focal_subjects()[base], dtype))
+
+    @MUTANT_SETTINGS
+    @given(data=st.data())
+    def run(data):
+        variant = data.draw(st.sampled_from(spec.variants))
+        reduction = data.draw(st.sampled_from(spec.reductions))
+        case = data.draw(spec.cases(variant, FORMATS[dtype]))
+        check_agreement(spec, wrong, case, dtype, "cpu", reduction, variant, record=False)
+
+    with pytest.raises(AgreementError):
+        run()
