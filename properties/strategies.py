@@ -77,19 +77,29 @@ def log_uniform(lo: float, hi: float, *, ordinary: bool = True) -> st.SearchStra
     return _ordinary_mix(lo, hi, _log_uniform) if ordinary else _log_uniform(lo, hi)
 
 
+#: the share of ``reals``' raw float range that is an exact zero (see :func:`reals`)
+ZERO_BAND = 0.2
+
+
 def _reals(lo: float, hi: float, signed: bool, zero: bool) -> st.SearchStrategy[float]:
     a, b = math.log10(lo), math.log10(hi)
     if a > b:
         a, b = b, a
 
-    def transform(u):
-        mag = np.power(10.0, a + np.minimum(np.abs(u), 1.0) * (b - a))
-        out = np.copysign(mag, u) if signed else mag
-        return np.where(np.abs(u) > 1.0, 0.0, out) if zero else out
+    z = ZERO_BAND if zero else 0.0
 
-    # |u| in (1, 4/3]: an exact zero (about a fifth of the elements: a one_of branch would be nearly half)
-    top = 4.0 / 3.0 if zero else 1.0
-    return _vectorised(st.floats(-top if signed else 0.0, top), transform)
+    def transform(u):
+        v = np.abs(u)
+        # |u| in [0, 1] without the zero band around 1/2, stretched back onto [0, 1]
+        pos = np.where(v < 0.5, v, v - z) / (1.0 - z)
+        mag = np.power(10.0, a + np.clip(pos, 0.0, 1.0) * (b - a))
+        out = np.copysign(mag, u) if signed else mag
+        return np.where(np.abs(v - 0.5 - z / 2) < z / 2, 0.0, out) if zero else out
+
+    # |u| within ZERO_BAND / 2 of 1/2 + ZERO_BAND / 2: an exact zero (about a fifth of the elements;
+    # a one_of branch, or a band at 0 or at the bounds, which Hypothesis favours, is nearly half);
+    # u = 0 is lo, u = +-1 (a bound, which Hypothesis draws often) is +-hi, the dtype's extreme
+    return _vectorised(st.floats(-1.0 if signed else 0.0, 1.0), transform)
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,10 +108,10 @@ def reals(lo: float, hi: float, *, signed: bool = True, zero: bool = True, ordin
     """Magnitudes log-uniform in [lo, hi], either sign, with exact zeros; ``ordinary`` as in
     :func:`log_uniform`.
 
-    Sign, magnitude and zeros come from one float ``u``: the sign of ``u``; ``|u|`` <= 1 the log10
-    position between ``lo`` and ``hi``; ``|u|`` > 1 an exact zero (about a fifth of the elements) --
-    half the cost of drawing the sign as a separate choice, and :func:`array` transforms a whole
-    array at once.  Shrinks towards ``+lo``."""
+    Sign, magnitude and zeros come from one float ``u`` in [-1, 1]: the sign of ``u``; ``|u|`` in a
+    band of width ``ZERO_BAND`` just above 1/2 an exact zero, elsewhere the log10 position between
+    ``lo`` (``u`` = 0) and ``hi`` (``|u|`` = 1) -- half the cost of drawing the sign as a separate choice, and :func:`array` transforms
+    a whole array at once.  Shrinks towards ``+lo``."""
     build = lambda lo_, hi_: _reals(lo_, hi_, signed, zero)
     return _ordinary_mix(lo, hi, build) if ordinary else build(lo, hi)
 
