@@ -17,11 +17,9 @@ plus fvcore's float32 cast):
 - saturated logits: 1 - p_t is formed by subtraction in float32, so for a hard target with a
   saturated logit (t = 1, x > 16.6; t = 0, x < -17.3) it is exactly 0 and (1 - p_t)^gamma = 0 for
   every gamma > 0: the loss is 0 where the exact one is alpha_t ce (1 - p_t)^gamma > 0 (x = 20,
-  t = 1, gamma = 0.05: 0 for 1.9e-10; known deviation ``fvcore_focal_saturated_factor_is_zero``;
-  torchvision's formula does the same).  The tolerance model's budget for the factor, relative
-  4 gamma u / (1 - p_t), covers the lost factor when gamma >= (1 - p_t) / (4u), i.e. for every
-  gamma >= 1/8 at these logits (1 - p_t < u / 2): cases with 0 < gamma < 1/8 and such a logit are
-  outside ``admits``.
+  t = 1, gamma = 0.05: 0 for 1.9e-10).  That is the formula's own arithmetic (torchvision's too),
+  and the focal budget counts it (``tolerance.scale_focal``: the worst change of the factor when
+  1 - p_t is off by a few u), so these cases are compared like any other.
 - gradients: there, with 0 < gamma < 1, (1 - p_t)^gamma's derivative is inf, multiplied by
   d(1 - p_t)/dx = 0: NaN, where the contract's derivative is ~0 (known deviation
   ``fvcore_focal_nan_gradient_fractional_gamma``, declared as a gradient region below).
@@ -82,19 +80,10 @@ def smooth_l1(input, target, reduction: str = "mean", beta: float = 1.0):
     return smooth_l1_loss(input, target, beta=beta, reduction=reduction)
 
 
-#: below this gamma the model's budget for (1 - p_t)^gamma does not cover 1 - p_t rounding to 0 (module docstring)
-SMALL_GAMMA = 0.125
-
-
 def _saturated_hard_target(case) -> bool:
     """A target 1 with x > SATURATED_LOGIT or 0 with x < -SATURATED_LOGIT: float32's 1 - p_t rounds to 0."""
     x, t = case.args["inputs"], case.args["targets"]
     return bool(np.any(((t == 1) & (x > SATURATED_LOGIT)) | ((t == 0) & (x < -SATURATED_LOGIT))))
-
-
-def _focal_admits(case) -> bool:
-    """Not 0 < gamma < 1/8 with a saturated hard target (known deviation fvcore_focal_saturated_factor_is_zero)."""
-    return not (0 < case.kwargs.get("gamma", 2.0) < SMALL_GAMMA and _saturated_hard_target(case))
 
 
 def _smooth_l1_admits(case) -> bool:
@@ -131,13 +120,11 @@ SMOOTH_L1_CASE_DEVIATIONS = (
 def subjects(version: str) -> dict[str, list[Subject]]:
     focal_subject = Subject(
         "focal", "fvcore", FOCAL_QUALNAME, focal, origin="thirdparty", source=f"{__name__}.focal",
-        dtypes=FOCAL_DTYPES, admits=_focal_admits, case_deviations=FOCAL_CASE_DEVIATIONS, timeout=timeout_seconds(),
+        dtypes=FOCAL_DTYPES, case_deviations=FOCAL_CASE_DEVIATIONS, timeout=timeout_seconds(),
         conventions=f"fvcore {version}: alpha always passed (fvcore's default is -1); float32 result cast back "
                     "to the input dtype",
         limits="float64 not checked: sigmoid_focal_loss computes in float32 (inputs.float(); known deviation "
-               "fvcore_focal_computes_in_float32); 0 < gamma < 1/8 with a hard target whose |logit| > 15 not "
-               "compared: 1 - p_t rounds to 0 in float32 and the loss is 0 (known deviation "
-               "fvcore_focal_saturated_factor_is_zero)",
+               "fvcore_focal_computes_in_float32)",
     )
     smooth_l1_subject = Subject(
         "smooth_l1", "fvcore", SMOOTH_L1_QUALNAME, smooth_l1, origin="thirdparty", source=f"{__name__}.smooth_l1",
