@@ -44,6 +44,13 @@ def magnitude(spec: LossSpec, case: Case) -> float:
     return top
 
 
+def shape_kind(spec: LossSpec, case: Case) -> str:
+    """The input layout of ``case``: the spec's own classification, else the first argument's rank."""
+    if spec.shape_kind is not None:
+        return spec.shape_kind(case)
+    return f"{case.args[spec.arg_names[0]].ndim}-d"
+
+
 def band(m: float) -> str:
     if m == 0:
         return "0"

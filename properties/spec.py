@@ -51,6 +51,8 @@ class LossSpec:
                  implementation that lacks ``parameter`` when the data depend on it (cross-entropy's
                  ignored targets, KL's log-space target); other parameters are simply left out
                  (``properties.fit``).
+    shape_kind:  ``shape_kind(case) -> str``: the input layout a case has (cross-entropy: batch, spatial,
+                 no_batch), for the coverage measure; default: the first argument's number of dimensions.
     sized_by:    parameters the strategy sizes magnitudes by (triplet's ``p``: the cap of |x|^p): a case
                  drawn with another value is outside the domain at the default, so an implementation
                  lacking the parameter is checked only on cases drawn at its default.
@@ -74,6 +76,7 @@ class LossSpec:
     admits: Callable[[Case, FloatFormat], bool] = lambda case, fmt: True
     without: dict = field(default_factory=dict)
     sized_by: tuple[str, ...] = ()
+    shape_kind: Callable[[Case], str] | None = None
 
     def fit(self, case: Case, strict: bool = False) -> Case | None:
         """The case as the implementation under test takes it: itself (``properties.fit.FittedSpec``

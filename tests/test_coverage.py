@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from properties import strategies as S
-from properties.coverage import ORDINARY_BAND, band, histogram
+from properties.coverage import ORDINARY_BAND, band, draw_cases, histogram, shape_kind
 from properties.formats import DTYPE_NAMES, FORMATS
 from properties.specs import SPECS
 
@@ -46,3 +46,34 @@ def test_strategy_ordinary_floor_can_fail():
     run()
     bands = [band(float(np.max(np.abs(a)))) for a in drawn if np.any(a)]
     assert sum(b == ORDINARY_BAND for b in bands) / len(bands) < S.ORDINARY_SHARE  # measured: 27 %
+
+
+#: the default profile's examples per test: what one gate test draws of a variant
+DEFAULT_EXAMPLES = settings.get_profile("default").max_examples
+
+
+@pytest.mark.parametrize("loss", sorted(SPECS))
+def test_strategy_every_shape_kind_in_every_variant(loss):
+    """Shapes are drawn per case, never per variant: every input layout the loss's strategy draws at all
+    is drawn under every variant (every parameter set) within one test's examples."""
+    spec = SPECS[loss]
+    kinds = {v: {shape_kind(spec, c) for c in draw_cases(spec, v, "float64", DEFAULT_EXAMPLES)} for v in spec.variants}
+    union = set().union(*kinds.values())
+    missing = {v: sorted(union - k) for v, k in kinds.items() if union - k}
+    assert not missing, f"{loss}: layouts never drawn with these variants' parameters: {missing}"
+
+
+def test_cross_entropy_every_combination_is_drawn():
+    """Every (input layout x target kind x weight x ignore_index x label_smoothing) that the contract
+    allows -- 36: ignore_index applies to class indices only -- is drawn within the default profile,
+    read off the drawn cases themselves."""
+    from properties.specs.classification import CE_SHAPE_KINDS, ce_shape_kind
+
+    spec = SPECS["cross_entropy"]
+    seen = {(ce_shape_kind(c), "prob" if c.args["target"].dtype.kind == "f" else "index",
+             "weight" in c.kwargs, "ignore_index" in c.kwargs, "label_smoothing" in c.kwargs)
+            for v in spec.variants for c in draw_cases(spec, v, "float64", DEFAULT_EXAMPLES)}
+    allowed = {(s, t, w, i, ls) for s in CE_SHAPE_KINDS for t in ("index", "prob") for w in (False, True)
+               for i in (False, True) for ls in (False, True) if not (t == "prob" and i)}
+    assert len(allowed) == 36
+    assert seen == allowed, f"never drawn: {sorted(allowed - seen)}; outside the contract: {sorted(seen - allowed)}"

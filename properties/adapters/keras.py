@@ -52,7 +52,7 @@ CategoricalCrossentropy's label smoothing counts the classes on the last axis wh
 says).
 
 - SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore_index) for index targets
-  (variants index, ignore_index, kdim, no_batch).  The labels are given a trailing unit axis
+  (variants index, ignore_index; every input layout).  The labels are given a trailing unit axis
   (Keras's documented (..., 1) label shape): Keras squeezes a trailing size-1 axis of the labels
   or of the logits when their ranks differ by one, which mistakes a (N, C, 1) input with (N, 1)
   labels for (N, C) with (N,) and returns (N,) -- with the unit axis the ranks are equal and only
@@ -64,8 +64,8 @@ says).
   batch of index targets all ignored is outside ``admits`` (the agreement strategy draws such
   batches, so no table row can name it).  No label smoothing (Keras's sparse loss has none):
   index targets with label_smoothing are outside ``admits``.
-- CategoricalCrossentropy(from_logits=True, label_smoothing) for probability targets (variant
-  prob; prob-weight-label_smoothing needs a class weight); no ignore class, so probability
+- CategoricalCrossentropy(from_logits=True, label_smoothing) for probability targets (variants
+  prob, prob-label_smoothing; those with a weight need a class weight); no ignore class, so probability
   targets with an ignore_index are outside ``admits``.  Keras computes -sum(q log_softmax(x)),
   NaN where a logit is -inf and its target 0 (known deviation
   ``keras_cross_entropy_masked_logit_probability_target``, as torch's own probability path).
@@ -264,7 +264,7 @@ def subjects(version: str) -> dict[str, list[Subject]]:
                    "beyond |x| = 16.1 (known deviation keras_focal_from_logits_through_clipped_sigmoid); " + FLOAT64)],
         "cross_entropy": [Subject(
             "cross_entropy", "keras", CROSS_ENTROPY_QUALNAME, cross_entropy, source=f"{__name__}.cross_entropy",
-            admits=_cross_entropy_admits, variants=("index", "ignore_index", "kdim", "no_batch", "prob"), **common,
+            admits=_cross_entropy_admits, variants=("index", "ignore_index", "prob", "prob-label_smoothing"), **common,
             conventions=f"Keras {version}: from_logits=True; index targets -> SparseCategoricalCrossentropy("
                         "ignore_class=ignore_index), labels given a trailing unit axis; probability targets -> "
                         "CategoricalCrossentropy(label_smoothing); class axis moved last; 'mean' -> "

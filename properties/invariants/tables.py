@@ -146,8 +146,6 @@ SMOOTH_L1 = [
 
 # ---- classification --------------------------------------------------------------------------------------
 
-CE_BATCH = ("index", "weight", "ignore_index", "label_smoothing", "weight-ignore_index-label_smoothing", "kdim",
-            "prob", "prob-weight-label_smoothing")
 
 
 def _ce_axis(x):
@@ -259,7 +257,8 @@ def _ce_smoothing_mixture(ev, case, draw):
 CROSS_ENTROPY = [
     _inv("cross_entropy", "nonnegative", "−Σ_c q_c log softmax(x)_c ≥ 0 (index: −w_t log p_t)",
          "targets and weights ≥ 0", nonnegative()),
-    *_structure("cross_entropy", batch_variants=CE_BATCH, what="every variant (mean: non-empty denominator)"),
+    *_structure("cross_entropy", what="every variant (mean: non-empty denominator); the batch relations on "
+                "cases with a batch axis"),
     _inv("cross_entropy", "shift_invariance", "CE(x + c·1, t) = CE(x, t) for a per-sample constant c",
          "any target kind, weight, ignore_index, label_smoothing; x and x + c exact (logits on a lattice k·2^e)",
          equal(lambda ev, c: ev(c["shifted"], "none", label="CE(x + c)"),
@@ -274,7 +273,7 @@ CROSS_ENTROPY = [
     _inv("cross_entropy", "one_hot_equals_index", "CE(x, one_hot(t)) = CE(x, t)",
          "no weight: reductions none and mean; with weight: none and sum only (weighted mean differs: known "
          "deviation cross_entropy_one_hot_vs_index_weighted_mean, pytorch#107680); label smoothing either way; "
-         "no ignore_index", _ce_one_hot, variants=("index", "weight", "label_smoothing", "kdim", "no_batch")),
+         "no ignore_index", _ce_one_hot, variants=("index", "weight", "label_smoothing", "weight-label_smoothing")),
     _inv("cross_entropy", "label_smoothing_mixture",
          "CE_ε(x, t) = CE(x, (1−ε) one_hot(t) + ε/C) = (1−ε) CE(x, one_hot t) + (ε/C) CE(x, 1)",
          "index targets, no weight, no ignore_index; reductions none and mean", _ce_smoothing_mixture,
@@ -282,7 +281,8 @@ CROSS_ENTROPY = [
     _inv("cross_entropy", "weight_of_ones", "CE(x, t, weight=1) = CE(x, t)", "every target kind, all reductions",
          with_kwargs_equal(lambda c: {"weight": np.ones(c.args["input"].shape[_ce_axis(c.args["input"])])},
                            "weight of ones == no weight", reductions=("none", "mean", "sum")),
-         variants=("index", "ignore_index", "label_smoothing", "kdim", "no_batch", "prob")),
+         variants=("index", "ignore_index", "label_smoothing", "ignore_index-label_smoothing", "prob",
+                   "prob-label_smoothing")),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -16,10 +18,29 @@ MAX_BATCH, MAX_CLASSES = 6, 6
 
 # ---- cross-entropy --------------------------------------------------------------
 
-CE_VARIANTS = (
-    "index", "weight", "ignore_index", "label_smoothing", "weight-ignore_index-label_smoothing",
-    "kdim", "no_batch", "prob", "prob-weight-label_smoothing",
-)
+#: the optional parameters each target kind takes (ignore_index applies to class indices only)
+CE_PARAMETERS = {"index": ("weight", "ignore_index", "label_smoothing"), "prob": ("weight", "label_smoothing")}
+
+
+def _parameter_sets(kind: str) -> list[str]:
+    """``kind`` and every subset of its parameters: ``index``, ``weight``, ..., ``prob-weight-label_smoothing``."""
+    params = CE_PARAMETERS[kind]
+    subsets = [c for r in range(1, len(params) + 1) for c in combinations(params, r)]
+    prefix = "" if kind == "index" else "prob-"
+    return [kind] + [prefix + "-".join(c) for c in subsets]
+
+
+#: one variant per target kind x subset of its parameters (12): every combination the contract
+#: allows has its own tests; the shape kind is drawn per case within each (``CE_SHAPE_KINDS``)
+CE_VARIANTS = tuple(_parameter_sets("index") + _parameter_sets("prob"))
+
+#: the input layouts of the contract: (N, C), (N, C, d1..dk), (C,) -- drawn in every variant
+CE_SHAPE_KINDS = ("batch", "spatial", "no_batch")
+
+
+def ce_shape_kind(case: Case) -> str:
+    x = case.args["input"]
+    return "no_batch" if x.ndim == 1 else "batch" if x.ndim == 2 else "spatial"
 
 
 def _logit_cap(fmt, n_classes, batch):
@@ -31,9 +52,10 @@ def _logit_cap(fmt, n_classes, batch):
 def _ce_cases(draw, variant, fmt):
     feats = set(variant.split("-"))
     n_classes = draw(st.integers(1, MAX_CLASSES))
-    if "no_batch" in feats:
+    kind = draw(st.sampled_from(CE_SHAPE_KINDS))
+    if kind == "no_batch":
         shape, axis = (n_classes,), 0
-    elif "kdim" in feats:
+    elif kind == "spatial":
         shape = (draw(st.integers(1, 3)), n_classes, *draw(S.shapes(1, 2, 1, 3)))
         axis = 1
     else:
@@ -84,7 +106,7 @@ CROSS_ENTROPY = LossSpec(
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
     torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
     scale=T.scale_cross_entropy, denominator=_ce_denominator,
-    event_dims=1, without={"ignore_index": _without_ignore_index},
+    event_dims=1, without={"ignore_index": _without_ignore_index}, shape_kind=ce_shape_kind,
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
 )
