@@ -48,14 +48,15 @@ def test_strategy_ordinary_floor_can_fail():
     assert sum(b == ORDINARY_BAND for b in bands) / len(bands) < S.ORDINARY_SHARE  # measured: 27 %
 
 
-#: the default profile's examples per test: what one gate test draws of a variant
-DEFAULT_EXAMPLES = settings.get_profile("default").max_examples
+#: what the default profile draws of one variant for one reduction: its examples per test, one test per dtype
+DEFAULT_EXAMPLES = settings.get_profile("default").max_examples * len(DTYPE_NAMES)
 
 
 @pytest.mark.parametrize("loss", sorted(SPECS))
 def test_strategy_every_shape_kind_in_every_variant(loss):
     """Shapes are drawn per case, never per variant: every input layout the loss's strategy draws at all
-    is drawn under every variant (every parameter set) within one test's examples."""
+    is drawn under every variant (every parameter set) within the examples the default profile draws of
+    it for one reduction (one test per dtype)."""
     spec = SPECS[loss]
     kinds = {v: {shape_kind(spec, c) for c in draw_cases(spec, v, "float64", DEFAULT_EXAMPLES)} for v in spec.variants}
     union = set().union(*kinds.values())
@@ -65,8 +66,8 @@ def test_strategy_every_shape_kind_in_every_variant(loss):
 
 def test_cross_entropy_every_combination_is_drawn():
     """Every (input layout x target kind x weight x ignore_index x label_smoothing) that the contract
-    allows -- 36: ignore_index applies to class indices only -- is drawn within the default profile,
-    read off the drawn cases themselves."""
+    allows -- 36: ignore_index applies to class indices only -- is drawn within the default profile
+    (the examples of one reduction's tests), read off the drawn cases themselves."""
     from properties.specs.classification import CE_SHAPE_KINDS, ce_shape_kind
 
     spec = SPECS["cross_entropy"]

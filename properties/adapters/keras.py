@@ -210,8 +210,14 @@ def _cross_entropy_admits(case) -> bool:
     """Probability targets without an ignore_index (CategoricalCrossentropy has no ignore class);
     index targets without label smoothing (SparseCategoricalCrossentropy has none), and not all
     ignored in a non-empty batch (Keras's mean over them is 0, the contract's NaN: known deviation
-    keras_all_ignored_mean_is_zero; drawn at random, so excluded here, not by a table row)."""
+    keras_all_ignored_mean_is_zero; drawn at random, so excluded here, not by a table row).  No empty
+    batch with spatial dimensions: the empty-batch rows record keras_empty_batch_reductions, which
+    holds where the per-sample loss has shape (0,) -- a (0, C) input -- while a (0, C, d) input's
+    (0, d) loss is reduced as the contract says; a row's record cannot tell the two apart."""
     t = case.args["target"]
+    x = case.args["input"]
+    if x.ndim > 2 and x.shape[0] == 0:
+        return False
     ignore_index = case.kwargs.get("ignore_index", -100)
     if t.dtype.kind == "f":
         return ignore_index == -100
