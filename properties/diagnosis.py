@@ -144,7 +144,11 @@ def shown_output(dtype: str, device: str, shape: str | None) -> list[str]:
 def gradient_lines(spec, case: Case, names, grad_output: float = 1.0) -> list[str]:
     """After the call (``names`` created with ``requires_grad_()``): backward with an upstream
     gradient of the output's shape, and autograd's gradient next to the analytic one."""
-    lines = [f"grad = torch.full_like(out, {grad_output!r})  # the upstream gradient, shaped like the output",
+    if np.ndim(grad_output):
+        first = f"grad = torch.tensor({array_source(grad_output)}, dtype=torch.float64).to(out)  # the upstream gradient"
+    else:
+        first = f"grad = torch.full_like(out, {float(grad_output)!r})  # the upstream gradient, shaped like the output"
+    lines = [first,
              "out.backward(grad)",
              f"analytic = refimpl.grad.{spec.name}({reference_arguments(spec, case, detach=True)}, "
              "grad_output=grad.double().cpu().numpy())"]

@@ -317,6 +317,20 @@ def smooth_cases(spec: LossSpec, variant: str, fmt: FloatFormat = GRADCHECK_FORM
     return at_coincidence()
 
 
+def cotangents(shape: tuple, reduction: str) -> st.SearchStrategy:
+    """Random upstream gradients for a vector-Jacobian product: per element for 'none' (an array of
+    the output's shape), one number for 'mean' / 'sum'; values +-k/16, k = 1..16, exact in every
+    dtype and at most 1 in magnitude (no gradient grows beyond what ones give).  Ones hide a backward
+    that ignores its incoming gradient or mis-broadcasts it (sums or averages it)."""
+    def scaled(k):
+        k = np.asarray(k, dtype=np.float64)
+        return np.where(k >= 0, k + 1, k) / 16.0
+
+    if reduction == "none":
+        return hnp.arrays(np.int64, shape, elements=st.integers(-16, 15)).map(scaled)
+    return st.integers(-16, 15).map(lambda k: float(scaled(k)))
+
+
 def gradient_format(dtype: str) -> FloatFormat:
     """The domain of the autograd-vs-analytic comparison in ``dtype``: the dtype's precision
     and underflow, magnitudes capped at 2^16 (the training scale; the value tests cover the
@@ -350,7 +364,8 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
     fmt = spec.fmt(dtype)
     reduction = case.kwargs.get("reduction", "mean")
     terms = spec.call_reference(case, reduction="none")
-    up = np.full(np.shape(spec.call_reference(case)), grad_output) if reduction == "none" else grad_output
+    up = (np.broadcast_to(np.asarray(grad_output, dtype=np.float64), np.shape(spec.call_reference(case))).copy()
+          if reduction == "none" else float(grad_output))
     ref = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs},
                                           grad_output=up)
     gain = gradient_underflow_gain(case, spec.underflow(case, terms) if spec.underflow else 1.0)
@@ -389,7 +404,9 @@ def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str,
     """Autograd's gradient of ``subject`` agrees with ``refimpl.grad`` within ``gradient_bound``.
 
     ``case`` is rounded to ``dtype`` first (both sides see the same inputs); the upstream
-    gradient is ``grad_output`` (ones for 'none').  The forward call is held to the contract
+    gradient is ``grad_output``: a number (broadcast over a 'none' output) or, for 'none', an array
+    of the output's shape (a random cotangent: a backward that ignores or mis-broadcasts its
+    incoming gradient is right only for ones).  The forward call is held to the contract
     first (a raise, a wrong type, dtype, device or shape is diagnosed as such, never as a
     gradient).  Returns the largest error / bound."""
     import refimpl.grad
@@ -675,7 +692,8 @@ def autograd(subject, case: Case, names, dtype: str = "float64", device: str = "
     except ContractBreach as exc:
         raise fail(str(exc)) from exc.__cause__
     try:
-        grads = torch.autograd.grad(out, inputs, torch.full_like(out, grad_output), allow_unused=True) \
+        upstream = torch.as_tensor(np.asarray(grad_output, dtype=np.float64)).to(out.device, out.dtype).expand_as(out)
+        grads = torch.autograd.grad(out, inputs, upstream, allow_unused=True) \
             if out.requires_grad else [None] * len(inputs)
     except Exception as exc:
         raise fail(f"raises on valid input: {type(exc).__name__}: {str(exc).strip().splitlines()[0]} (in backward)"

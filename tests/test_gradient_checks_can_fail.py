@@ -13,7 +13,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from properties.formats import DTYPE_NAMES, FORMATS
 from properties.gradients import (
-    AT_COINCIDENCE, FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, terms_shape, analytic, autograd, check_gradient, differentiable,
+    AT_COINCIDENCE, FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, analytic, cotangents, terms_shape, autograd, check_gradient, differentiable,
     gradcheck_case, gradient_format, nonfinite_gradients, smooth_cases, subgradient_problem,
 )
 from properties.specs import SPECS
@@ -164,3 +164,55 @@ def test_gradient_check_catches_nan_at_coincident_inputs(loss, dtype, data):
     check_gradient(spec, builtin_subjects(spec)[0], case, dtype, "cpu", reduction)  # the built-in passes
     with pytest.raises(GradientError, match="non-finite gradient"):
         check_gradient(spec, sqrt_at_coincidence(spec, *COINCIDENT_PAIR[key]), case, dtype, "cpu", reduction)
+
+
+class _Upstream(torch.autograd.Function):
+    """Identity on the loss's output; the backward mishandles the incoming gradient g: ``ignored``
+    sends ones on (as if the loss were always the last op), ``averaged`` sends g.mean() to every element."""
+
+    @staticmethod
+    def forward(ctx, out, how):
+        ctx.how = how
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (torch.ones_like(g) if ctx.how == "ignored" else g.mean().expand_as(g)), None
+
+
+def mishandled_upstream(spec, how):
+    return _wrapped(spec, f"upstream_{how}", lambda fn, args, kwargs: _Upstream.apply(fn(*args, **kwargs), how))
+
+
+@pytest.mark.parametrize("how", ["ignored", "averaged"])
+@pytest.mark.parametrize("dtype", DTYPE_NAMES)
+@pytest.mark.parametrize("loss", TORCH_LOSSES)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_random_cotangent_catches_a_backward_that_mishandles_it(loss, dtype, how, data):
+    """With ones as the upstream gradient (what the comparison used to send) such a backward passes;
+    with a cotangent that is not ones it fails, wherever some gradient element is well-conditioned.
+    The cotangent is one ``cotangents`` draws, made to differ from what the mistake sends by at least
+    its own size (negative for ``ignored``; alternating signs, mean ~0, for ``averaged``) so that
+    the difference shows in bfloat16 too; the catalogue's mse_backward_* entries show the gate's
+    own random draws catching both."""
+    spec = SPECS[loss]
+    case = data.draw(smooth_cases(spec, spec.variants[0], gradient_format(dtype))).rounded(dtype)
+    reduction = "none" if how == "averaged" else data.draw(st.sampled_from(spec.reductions))
+    shape = np.shape(spec.call_reference(case, reduction="none"))
+    upstream = np.abs(data.draw(cotangents(shape, reduction)))
+    if how == "ignored":
+        upstream = -upstream
+    else:
+        assume(upstream.size >= 2)
+        upstream = np.where(np.arange(upstream.size).reshape(shape) % 2 == 0, 1.0, -1.0)
+    ref = analytic(spec, case.with_kwargs(reduction=reduction))
+    names = differentiable(spec, case)
+    normal = 2 ** 10 * FORMATS[dtype].tiny
+    assume(any(np.any((np.abs(ref[n]) > normal) & (ref[n + "__mag"] <= 4 * np.abs(ref[n]))) for n in names))
+    if reduction != "none":
+        upstream = float(upstream)
+    bad = mishandled_upstream(spec, how)
+    check_gradient(spec, bad, case, dtype, "cpu", reduction, 1.0)  # ones: the mistake does not show
+    with pytest.raises(GradientError):
+        check_gradient(spec, bad, case, dtype, "cpu", reduction, upstream)

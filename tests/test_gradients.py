@@ -5,12 +5,14 @@
   (``properties.gradients.smooth_cases``).
 - ``test_gradient_<loss>``: autograd's gradient in every dtype and device against the
   independent analytic gradient, half of the examples at coincident inputs where the loss has
-  them (``properties.gradients.AT_COINCIDENCE``: a = b, r = 0, a distance of 0) (``refimpl.grad``, itself verified by finite differences
+  them (``properties.gradients.AT_COINCIDENCE``: a = b, r = 0, a distance of 0), each with a
+  random upstream gradient (``cotangents``: per element for 'none', a number otherwise) (``refimpl.grad``, itself verified by finite differences
   and mpmath in test_reference_gradients.py), within ``tolerance.gradient_bound``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import assume, event, given, reject, settings, strategies as st
@@ -19,7 +21,9 @@ from torch.autograd.gradcheck import GradcheckError
 from .matrix import recorded_subject  # noqa: E402
 from properties.fit import admitted, fitted, not_applicable
 from properties.formats import DTYPE_NAMES
-from properties.gradients import GradientError, check_gradient, differentiable, gradcheck_case, gradient_format, smooth_cases
+from properties.gradients import (
+    GradientError, check_gradient, cotangents, differentiable, gradcheck_case, gradient_format, smooth_cases,
+)
 from properties.specs import SPECS
 from properties.edge_cases.row import known_for
 from properties.subjects import subjects_for
@@ -87,8 +91,11 @@ def _gradient_test(spec):
         case = admitted(fspec, subject, case, dtype=dtype, variant=variant, strict=True)
         reduction = data.draw(st.sampled_from(fspec.reductions), label="reduction")
         assume(spec.admits(case.rounded(dtype), gradient_format(dtype)))
+        # a random cotangent: per element for 'none', a number for 'mean' / 'sum'
+        shape = np.shape(fspec.call_reference(case.rounded(dtype), reduction="none"))
+        upstream = data.draw(cotangents(shape, reduction), label="upstream gradient")
         _discarding_recorded(subject, "gradient", case, dtype, GradientError,
-                             lambda: check_gradient(fspec, subject, case, dtype, device, reduction))
+                             lambda: check_gradient(fspec, subject, case, dtype, device, reduction, upstream))
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
     return test

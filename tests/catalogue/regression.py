@@ -41,6 +41,52 @@ def mse_unweighted(input, target, reduction="mean"):
     return out.to(input.dtype)
 
 
+class _SquaredError(torch.autograd.Function):
+    """(x - y)^2 reduced, with a hand-written backward (as fused or custom CUDA losses have);
+    ``upstream``: how the backward uses its incoming gradient g."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction, upstream):
+        r = x - y
+        ctx.save_for_backward(r)
+        ctx.reduction, ctx.upstream = reduction, upstream
+        sq = r * r
+        return sq if reduction == "none" else (sq.sum() if reduction == "sum" else sq.mean())
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_tensors
+        d = 2 * r / (r.numel() if ctx.reduction == "mean" else 1)
+        if ctx.upstream == "ignored":
+            gd = d  # BUG: the incoming gradient is never applied
+        elif ctx.upstream == "averaged":
+            gd = d * g.mean()  # BUG: one number for every element
+        else:
+            gd = d * g
+        return gd, -gd, None, None
+
+
+def mse_backward_ignores_grad_output(input, target, reduction="mean"):
+    """BUG (gradient only): a hand-written backward that returns d(loss)/dx without multiplying by the
+    incoming gradient -- right when the loss is the last op (backward of ones, what ``loss.backward()``
+    sends), wrong under any scaling (loss weights, AMP's loss scaler, a sum of losses)."""
+    check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError("mse: input and target must have the same shape")
+    x, y = opmath(input), opmath(target)
+    return _SquaredError.apply(x, y, reduction, "ignored").to(input.dtype)
+
+
+def mse_backward_averages_grad_output(input, target, reduction="mean"):
+    """BUG (gradient only, 'none'): a hand-written backward that scales every element by the mean of
+    the incoming gradient instead of its own element (a mis-broadcast ``g.mean()``): right for ones."""
+    check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError("mse: input and target must have the same shape")
+    x, y = opmath(input), opmath(target)
+    return _SquaredError.apply(x, y, reduction, "averaged").to(input.dtype)
+
+
 def mse_mean_over_batch(input, target, reduction="mean"):
     """BUG: 'mean' divides the sum of squared errors by the batch size ``input.shape[0]`` instead of
     the number of elements (right only for 0-d and 1-D inputs)."""
