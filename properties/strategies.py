@@ -176,6 +176,24 @@ def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4) -> st.SearchStrategy[
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
+#: relative gaps of a near-coincident pair: where cancellation between the two starts to cost digits
+#: (1e-2) down to where it costs all but a few of float64's (1e-12)
+NEAR_GAPS = (1e-12, 1e-2)
+
+
+@st.composite
+def near(draw, base: np.ndarray, keep: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``keep`` with a random subset of its elements (at least one, among ``where``) replaced by
+    ``base`` moved by relative gaps log-uniform in ``NEAR_GAPS`` (either sign): a partner of ``base``
+    that a formula subtracting the two cancels on."""
+    moved = draw(close_to(base, *NEAR_GAPS))
+    allowed = np.ones(base.shape, bool) if where is None else np.broadcast_to(where, base.shape)
+    mask = draw(hnp.arrays(bool, base.shape, elements=st.booleans())) & allowed
+    if allowed.any() and not mask.any():
+        mask.flat[int(np.flatnonzero(allowed)[0])] = True
+    return np.where(mask, moved, keep)
+
+
 @st.composite
 def close_to(draw, base: np.ndarray, rel_lo: float = 1e-12, rel_hi: float = 1.0) -> np.ndarray:
     """``base * (1 + r)`` with relative perturbations ``r`` log-uniform in [rel_lo, rel_hi]:

@@ -132,14 +132,25 @@ def _bce_like(draw, x_elements, weight: bool, pos_weight: bool = False):
 
 @st.composite
 def _bce_cases(draw, variant, fmt):
-    return draw(_bce_like(S.unit_interval(), weight=variant == "weight"))
+    case = draw(_bce_like(S.unit_interval(), weight=variant == "weight"))
+    if draw(st.booleans()):  # predictions close to their targets at some elements: t log p + (1-t) log(1-p) at p ~ t
+        x, t = case.args["input"], case.args["target"]
+        case = Case({**case.args, "input": np.clip(draw(S.near(t, x)), 0.0, 1.0)}, case.kwargs)
+    return case
 
 
 @st.composite
 def _bcel_cases(draw, variant, fmt):
     cap = min(1e30, fmt.headroom_cap(count=1000))
     feats = set(variant.split("-"))
-    return draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats))
+    case = draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats))
+    if draw(st.booleans()):  # logits close to logit(t) at some soft targets: the loss's minimum, where it flattens
+        x, t = case.args["input"], case.args["target"]
+        soft = (t > 0) & (t < 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.where(soft, np.log(t) - np.log1p(-t), 0.0)
+        case = Case({**case.args, "input": draw(S.near(logit, x, soft))}, case.kwargs)
+    return case
 
 
 BCE = LossSpec(

@@ -25,6 +25,10 @@ def _hinge_cases(draw, variant, fmt):
     margin = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
     if variant == "any_sign":
         margin = draw(st.sampled_from([1.0, -1.0, 0.0])) * margin
+    if abs(margin) <= cap / 2 and draw(st.booleans()):  # some y = -1 inputs close to the margin (max(0, m - x) bends)
+        x = draw(S.near(np.full(shape, margin), x, y == -1))
+        if variant != "any_sign":
+            x = np.abs(x)
     return Case({"input": x, "target": y}, {"margin": margin})
 
 
@@ -97,7 +101,17 @@ def _pair_cases(draw, variant, fmt, margin, cosine: bool):
         # 'cosine_embedding_zero_vector_low_precision' and tested by tests/test_known_deviations.py.
         a, b = _no_zero_rows(a), _no_zero_rows(b)
     y = draw(S.pm_ones(a.shape[:-1]))
-    case = Case({"input1": a, "input2": b, "target": y}, {"margin": draw(margin)})
+    m = draw(margin)
+    if draw(st.booleans()) and np.any(y == -1):  # the margin close to one y = -1 pair's cosine / distance
+        k = int(np.flatnonzero(np.reshape(y, -1) == -1)[0])
+        ra, rb = np.reshape(a, (-1, a.shape[-1]))[k], np.reshape(b, (-1, b.shape[-1]))[k]
+        with np.errstate(all="ignore"):
+            value = (float(np.dot(ra, rb) / np.sqrt(np.dot(ra, ra) * np.dot(rb, rb))) if cosine
+                     else float(np.sqrt(np.sum((ra - rb) ** 2))))
+        moved = float(draw(S.near(np.array(value), np.array(m))))
+        if np.isfinite(moved) and (-1.0 <= moved <= 1.0 if cosine else 0.0 < moved <= margin_top(fmt)):
+            m = moved
+    case = Case({"input1": a, "input2": b, "target": y}, {"margin": m})
     assume(not cosine or _cosine_admits(case, fmt))
     return case
 
@@ -119,10 +133,15 @@ def _cosine_cases(draw, variant, fmt):
                             cosine=True))
 
 
+def margin_top(fmt) -> float:
+    """The contrastive margin's cap: 0.5 margin^2 stays finite in the dtype, with room for a sum
+    (float16: margin <= 4)."""
+    return min(1e3, fmt.headroom_cap(power=2, count=4 * 64))
+
+
 @st.composite
 def _contrastive_cases(draw, variant, fmt):
-    # 0.5 margin^2 must stay finite in the dtype, with room for a sum (float16: margin <= 4)
-    top = min(1e3, fmt.headroom_cap(power=2, count=4 * 64))
+    top = margin_top(fmt)
     return draw(_pair_cases(variant, fmt, st.one_of(st.just(1.0), S.parameter(1e-3, top, 16 * fmt.tiny)), cosine=False))
 
 

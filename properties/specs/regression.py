@@ -15,10 +15,15 @@ from ..spec import LossSpec
 MAX_ELEMS = 64
 
 
+def _residual_cap(fmt) -> float:
+    """Inputs' magnitude cap: squared residuals of up to MAX_ELEMS terms sum to a finite value."""
+    return fmt.headroom_cap(power=2, count=MAX_ELEMS) / 4
+
+
 @st.composite
 def _residual_case(draw, fmt, weight: bool) -> Case:
     shape = draw(S.shapes(0, 3, 1, 4))
-    cap = fmt.headroom_cap(power=2, count=MAX_ELEMS) / 4
+    cap = _residual_cap(fmt)
     # one scale for input and target (within 30 decades of each other), the target independent or close
     x, y = draw(S.related(shape, 2, 16 * fmt.tiny, cap, 1e30))
     kwargs = {}
@@ -38,17 +43,31 @@ def _mse_cases(draw, variant, fmt):
 
 
 @st.composite
+def _at_transition(draw, case: Case, at: float, fmt) -> Case:
+    """In half of the cases, residuals |r| close to the transition ``at`` (delta, beta) at some elements:
+    where the two branches meet and an implementation's comparison or its branch formula matters --
+    where ``at`` is within the dtype's residual cap (as every drawn input is)."""
+    if at <= 0 or 2 * at > _residual_cap(fmt) or not draw(st.booleans()):
+        return case
+    x, y = case.args["input"], case.args["target"]
+    side = np.where(x >= y, 1.0, -1.0)
+    r = draw(S.near(np.full(np.shape(x), float(at)), np.abs(x - y)))
+    return Case({**case.args, "input": y + side * r}, case.kwargs)
+
+
+@st.composite
 def _huber_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=variant == "weight"))
     # delta down to the dtype's normal range (a subnormal one is rounded by up to 2^-p / delta relative)
-    return case.with_kwargs(delta=draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny)))
+    delta = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
+    return draw(_at_transition(case.with_kwargs(delta=delta), delta, fmt))
 
 
 @st.composite
 def _smooth_l1_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=False))
     beta = 0.0 if variant == "l1" else draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
-    return case.with_kwargs(beta=beta)
+    return draw(_at_transition(case.with_kwargs(beta=beta), beta, fmt))
 
 
 MSE = LossSpec(
