@@ -28,7 +28,7 @@ from .edge_cases.row import KnownFailure, find_known_failure
 from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
 from .spec import LossSpec
-from .tolerance import gradient_bound, gradient_underflow_gain
+from .tolerance import gradient_bound, gradient_flush, gradient_underflow_gain
 
 try:
     from torch.autograd.gradcheck import GradcheckError
@@ -373,7 +373,7 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
     for name in names:
         want, mag, got = ref[name], ref[name + "__mag"], grads[name]
         arg = case.args[name]
-        bnd = gradient_bound(fmt, mag, arg.shape[-1] if arg.ndim else 1, gain)
+        bnd = gradient_bound(fmt, mag, arg.shape[-1] if arg.ndim else 1, gain, gradient_flush(spec.name, fmt))
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
             err = np.where(same, 0.0, np.abs(got - want))

@@ -337,16 +337,32 @@ def scale_dice(case: Case, terms):
 GRADIENT_OPS = 8
 
 
-def gradient_bound(fmt: FloatFormat, mag: np.ndarray, n_summed: int, underflow_gain: float = 1.0) -> np.ndarray:
+#: Losses whose gradient takes a sigmoid the way torch does, 1 / (1 + exp(-x)): exp(-x) overflows
+#: for x < -ln(max), and a sigmoid below 1/max (a quarter of the smallest normal number) is then 0
+#: instead of rounding gradually.  Measured: float64, x = -710.7, t = 2.2e-309: torch's
+#: d/dx = sigmoid(x) - t is -2.2e-309 for the exact 1.0e-317 (4.5e14 subnormal spacings; reached by
+#: logits drawn close to logit(t)).  The value is unaffected (log1p(exp(-|x|)) underflows gradually).
+SIGMOID_GRADIENT = ("bce_with_logits", "focal")
+
+
+def gradient_flush(loss: str, fmt: FloatFormat) -> float:
+    """The absolute amount a gradient element of ``loss`` may lose to a flushed sigmoid in ``fmt``
+    (``SIGMOID_GRADIENT``): 1 / max, else 0."""
+    return 1.0 / fmt.max if loss in SIGMOID_GRADIENT else 0.0
+
+
+def gradient_bound(fmt: FloatFormat, mag: np.ndarray, n_summed: int, underflow_gain: float = 1.0,
+                   flush: float = 0.0) -> np.ndarray:
     """Largest admissible ``|autograd - analytic|`` for a gradient element of magnitude ``mag``,
     when ``n_summed`` contributions may be summed into it (class sums, row norms).
 
     ``underflow_gain``: what multiplies an intermediate after it may have rounded in the
     subnormal range -- the class / element weights (``weight``, ``pos_weight``): a softmax
     entry e^-100 is subnormal in float32 and weight 100 scales its rounding error (measured:
-    45 subnormal spacings)."""
+    45 subnormal spacings).  ``flush``: an absolute amount an intermediate may lose below the normal
+    range at once (``gradient_flush``), scaled by the same gain."""
     u = fmt.u + FLOAT64.u
-    floor = FLOOR_SUBNORMALS * fmt.subnormal * max(1.0, float(underflow_gain))
+    floor = (FLOOR_SUBNORMALS * fmt.subnormal + flush) * max(1.0, float(underflow_gain))
     return u * (GRADIENT_OPS + log2_ceil(max(int(n_summed), 1))) * np.abs(mag) + floor
 
 

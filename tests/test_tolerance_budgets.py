@@ -115,3 +115,23 @@ def test_focal_budget_rejects_slightly_wrong_implementation(base, mutant, dtype)
 
     with pytest.raises(AgreementError):
         run()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sigmoid_flush_is_what_the_gradient_floor_admits(dtype):
+    """torch's sigmoid is 0 where exp(-x) overflows (x < -ln max), though the exact value is a
+    positive number below 1/max: ``tolerance.gradient_flush`` admits exactly that much, no more
+    (just above the threshold torch's sigmoid is not flushed)."""
+    import math
+
+    import torch
+
+    from properties.formats import FORMATS
+    from properties.tolerance import gradient_flush
+
+    fmt = FORMATS[dtype]
+    edge = math.log(fmt.max)
+    below = torch.tensor(-(edge + 0.5), dtype=getattr(torch, dtype))
+    assert float(torch.sigmoid(below)) == 0.0 and 0.0 < math.exp(-(edge + 0.5)) < gradient_flush("bce_with_logits", fmt)
+    assert float(torch.sigmoid(torch.tensor(-(edge - 1.0), dtype=getattr(torch, dtype)))) > 0.0
+    assert gradient_flush("mse", fmt) == 0.0
