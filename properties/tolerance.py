@@ -242,15 +242,23 @@ def _pnorm_budget(u, v, p, eps):
     return d * (2 + (4 + log2_ceil(_row_len(u))) / p + 2 + root), d
 
 
-def scale_triplet_margin(case: Case, terms):
-    """margin + d_pos - d_neg cancels: each distance's budget counts, plus 2 |margin|."""
+def scale_triplet_margin(case: Case, terms, fmt: FloatFormat | None = None):
+    """margin + d_pos - d_neg cancels: each distance's budget counts, plus 2 |margin|.
+
+    In ``fmt``: torch forms sum |d_i|^p in the dtype, and a component whose p-th power falls below
+    the normal range is lost (float32, p = 4, |d_i| = 4.3e-12: |d_i|^4 = 3.4e-46 is 0, d(a, n) = 0
+    for 4.3e-12): by the triangle inequality each distance may lose up to (D tiny)^(1/p)
+    absolute, counted here in units of u (the comparison's bound multiplies by u)."""
     a, pos, neg = (case.args[k] for k in ("anchor", "positive", "negative"))
     p, eps = float(case.kwargs.get("p", 2)), float(case.kwargs.get("eps", 1e-6))
     b_pos, _ = _pnorm_budget(a, pos, p, eps)
     b_neg, _ = _pnorm_budget(a, neg, p, eps)
+    n_dist = 2
     if case.kwargs.get("swap", False):
         b_neg = b_neg + _pnorm_budget(pos, neg, p, eps)[0]
-    return 2 * case.kwargs.get("margin", 1.0) + b_pos + b_neg
+        n_dist = 3
+    lost = 0.0 if fmt is None else n_dist * (_row_len(a) * fmt.tiny) ** (1.0 / p) / fmt.u
+    return 2 * case.kwargs.get("margin", 1.0) + b_pos + b_neg + lost
 
 
 def scale_cosine_embedding(case: Case, terms):
