@@ -112,13 +112,19 @@ def kl_clamps_target_inplace(input, target, reduction="mean", log_target=False):
 SINGLE_CHANNEL_WARNING = "single channel prediction, `include_background=False` ignored."
 
 
-def _dice_parts(input, target, smooth_nr, smooth_dr, include_background, batch, reduction):
+def check_dice_arguments(input, target, smooth_nr, smooth_dr, reduction):
+    """The Dice contract's argument checks; the smoothing constants as floats."""
     check_reduction(reduction)
     smooth_nr = check_param("smooth_nr", smooth_nr, lo=0.0)
     smooth_dr = check_param("smooth_dr", smooth_dr, lo=0.0)
     same_shape("dice", input, target)
     if input.dim() < 2:
         raise ValueError(f"dice: input must have shape (N, C, *spatial), got {tuple(input.shape)}")
+    return smooth_nr, smooth_dr
+
+
+def _dice_parts(input, target, smooth_nr, smooth_dr, include_background, batch, reduction):
+    smooth_nr, smooth_dr = check_dice_arguments(input, target, smooth_nr, smooth_dr, reduction)
     p = opmath(input)
     g = opmath(target).to(p.dtype)
     if not include_background:

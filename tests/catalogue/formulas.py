@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ._support import check_param, check_reduction, rows_check, same_shape
+from .divergence_segmentation import check_dice_arguments
 
 # ============================================================================ focal
 
@@ -69,12 +70,7 @@ def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduc
 def monai_dice(input, target, smooth_nr=1e-5, smooth_dr=1e-5, squared_pred=False, include_background=True,
                batch=False, reduction="mean"):
     """MONAI ``DiceLoss`` on probabilities, MONAI's arithmetic (up to 1.3), op for op."""
-    check_reduction(reduction)
-    smooth_nr = check_param("smooth_nr", smooth_nr, lo=0.0)
-    smooth_dr = check_param("smooth_dr", smooth_dr, lo=0.0)
-    same_shape("dice", input, target)
-    if input.dim() < 2:
-        raise ValueError(f"dice: input must have shape (N, C, *spatial), got {tuple(input.shape)}")
+    smooth_nr, smooth_dr = check_dice_arguments(input, target, smooth_nr, smooth_dr, reduction)
     # --- monai/losses/dice.py, DiceLoss.forward
     n_pred_ch = input.shape[1]
     if not include_background:

@@ -66,25 +66,24 @@ class _SquaredError(torch.autograd.Function):
         return gd, -gd, None, None
 
 
+def _hand_written_mse(input, target, reduction, upstream):
+    check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError("mse: input and target must have the same shape")
+    return _SquaredError.apply(opmath(input), opmath(target), reduction, upstream).to(input.dtype)
+
+
 def mse_backward_ignores_grad_output(input, target, reduction="mean"):
     """BUG (gradient only): a hand-written backward that returns d(loss)/dx without multiplying by the
     incoming gradient -- right when the loss is the last op (backward of ones, what ``loss.backward()``
     sends), wrong under any scaling (loss weights, AMP's loss scaler, a sum of losses)."""
-    check_reduction(reduction)
-    if input.shape != target.shape:
-        raise ValueError("mse: input and target must have the same shape")
-    x, y = opmath(input), opmath(target)
-    return _SquaredError.apply(x, y, reduction, "ignored").to(input.dtype)
+    return _hand_written_mse(input, target, reduction, "ignored")
 
 
 def mse_backward_averages_grad_output(input, target, reduction="mean"):
     """BUG (gradient only, 'none'): a hand-written backward that scales every element by the mean of
     the incoming gradient instead of its own element (a mis-broadcast ``g.mean()``): right for ones."""
-    check_reduction(reduction)
-    if input.shape != target.shape:
-        raise ValueError("mse: input and target must have the same shape")
-    x, y = opmath(input), opmath(target)
-    return _SquaredError.apply(x, y, reduction, "averaged").to(input.dtype)
+    return _hand_written_mse(input, target, reduction, "averaged")
 
 
 def mse_mean_over_batch(input, target, reduction="mean"):
