@@ -27,6 +27,11 @@ class Entry:
     correct: bool
     bug: str  # what is wrong -- or, for a correct entry, how it differs from torch's implementation
     caught_by: str  # the kind of check expected to catch a buggy entry ("" for a correct one)
+    #: the region of the input space the bug lives in (one of ``REGIONS``) and the gate test that must
+    #: catch it in every run of the default profile (tests/test_region_bugs.py: 5 seeds); "" for none
+    region: str = ""
+    caught_in: str = ""
+    source: str = ""  # the real bug report the entry is modelled on (an issue or PR address)
 
     @property
     def submodule(self) -> str:
@@ -58,8 +63,14 @@ def _ok(loss, attr, differs):
     return Entry(loss, attr, True, differs, "")
 
 
-def _bug(loss, attr, bug, caught_by):
-    return Entry(loss, attr, False, bug, caught_by)
+def _bug(loss, attr, bug, caught_by, **region):
+    return Entry(loss, attr, False, bug, caught_by, **region)
+
+
+#: the regions of the input space where real bugs live (issue 19), each with catalogue entries modelled
+#: on real bug reports that the default profile must catch in every run
+REGIONS = ("layout", "edge x variant", "long reduction", "cotangent", "differentiated argument", "near-coincident",
+           "broadcast", "device")
 
 
 AGREEMENT, GRADIENT, EDGE, BAD, MUTATION, INVARIANT = (
