@@ -99,12 +99,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", action="append", choices=DTYPE_NAMES, help="a dtype (repeatable; default: all)")
     parser.add_argument("--examples", type=int, default=40, help="examples per variant (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="derandomized generation seed; -1: random")
-    args = parser.parse_args(argv)
+    parser.add_argument("--record", action="append", metavar="LOSS=MODULE:ATTR",
+                        help="run the gate on this plug-in (repeatable), recording every call it makes, and print "
+                             "what it fed the loss per region (properties.recording); arguments after -- go to pytest")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if args.record:
+        return recorded(args.record, extra)
     specs = {k: SPECS[k] for k in (args.loss or SPECS)}
     print(f"Magnitude of each example (largest |value|), share per band; ordinary band {ORDINARY[0]:g} .. "
           f"{ORDINARY[1]:g} (floor {ORDINARY_SHARE:.0%} of examples); {args.examples} examples per variant.\n")
     print(table(specs, tuple(args.dtype or DTYPE_NAMES), args.examples, None if args.seed < 0 else args.seed))
     return 0
+
+
+def recorded(impls: list[str], extra: list[str]) -> int:
+    """Run ``lossproof gate`` (a subprocess in the current directory) on ``impls`` with ``--record``; print the
+    verdict's last line and the table of :mod:`properties.recording`; the gate's exit status."""
+    import os
+    import subprocess
+    import tempfile
+
+    from . import recording
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "calls.jsonl")
+        cmd = [sys.executable, "-m", "properties", "gate", "-q", recording.OPTION, path, *extra]
+        for impl in impls:
+            cmd += ["--impl", impl]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or ["(no output)"]
+        print(f"gate: {' '.join(cmd[1:])}\n{tail[0]} (exit status {proc.returncode})\n")
+        records = recording.read(path) if os.path.exists(path) else []
+        for loss in dict.fromkeys(impl.partition("=")[0] for impl in impls):
+            print(recording.table(records, loss) + "\n")
+    return proc.returncode
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ def pytest_addoption(parser):
     group.addoption("--shrink-all", action="store_true", default=False,
                     help="shrink every failing test to its minimal example (default: only the first failure of "
                          "each plug-in in each check family; later ones are reported as first found)")
+    group.addoption("--record", default=None, metavar="FILE",
+                    help="append a description of every call of a plug-in (layouts, edge conditions, sizes, "
+                         "cotangents, ...; never the values) to FILE as JSON lines (lossproof coverage --record)")
     group.addoption("--example-database", default=None, metavar="DIR|off",
                     help="where Hypothesis keeps failing examples to replay them first in the next run (default: "
                          ".hypothesis/ in the current directory; the ci profile keeps none); 'off' for none")
@@ -121,6 +124,11 @@ def pytest_configure(config):
         loaded = plugins.load_all(wanted, config.getoption("convention") or [])  # ValueError: a bad convention
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.getoption("record"):
+        from .recording import Recorder
+
+        recorder = Recorder(config.getoption("record"))
+        loaded = {loss: [recorder.wrap(s) for s in subs] for loss, subs in loaded.items()}
     subjects.configure(loaded)
     tally.reset()
     # a partial plug-in rejects the examples it cannot take: many may be rejected, never the test

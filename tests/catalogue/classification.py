@@ -131,6 +131,52 @@ def cross_entropy_plain(input, target, reduction="mean"):
     return reduce(terms, reduction).to(input.dtype)
 
 
+class _CEFirstUpstream(torch.autograd.Function):
+    """Per-sample cross-entropy terms sum_c q_c (-log softmax(x))_c with a hand-written backward
+    (softmax(x) sum_c q_c - q) * g.  BUG: ``g`` is read at its first element for every sample."""
+
+    @staticmethod
+    def forward(ctx, x, q, axis):
+        neglogp = _neg_log_softmax(x, axis)
+        ctx.save_for_backward(x, q, neglogp)
+        ctx.axis = axis
+        return (q * neglogp.masked_fill((q == 0) & torch.isinf(neglogp), 0.0)).sum(dim=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, q, neglogp = ctx.saved_tensors
+        p = torch.softmax(x, dim=ctx.axis)
+        first = g.reshape(-1)[0] if g.numel() else g.sum()  # BUG: upstream[0] for every sample
+        grad_q = neglogp * g.unsqueeze(ctx.axis)  # the target's gradient uses g as it should
+        return (p * q.sum(dim=ctx.axis, keepdim=True) - q) * first, grad_q, None
+
+
+def ce_backward_first_upstream(input, target, reduction="mean"):
+    """BUG (random cotangents only): a fused cross-entropy whose hand-written backward multiplies every
+    sample's gradient by the *first* element of the incoming gradient (paiml/aprender PR #2182: "the
+    per-sample upstream was mis-broadcast (only element 0 read)").  Under 'mean' and 'sum' the loss's
+    own reduction sends the same number to every sample, and a backward with ones sends ones: right; only
+    a per-sample upstream gradient under 'none' (a weighted token loss) shows it.  Only ``reduction``."""
+    check_reduction(reduction)
+    axis = _class_axis(input)
+    n_classes = input.shape[axis]
+    x = opmath(input)
+    if target.is_floating_point():
+        same_shape("cross_entropy probability targets", input, target)
+        q = opmath(target).to(x.dtype)
+        denom = x.numel() // n_classes if n_classes else 0
+    else:
+        _check_index_target(input, target, axis, n_classes, -100)
+        ignored = target == -100
+        onehot = F.one_hot(target.masked_fill(ignored, 0), n_classes).movedim(-1, axis).to(x.dtype)
+        q = onehot * (~ignored).unsqueeze(axis).to(x.dtype)
+        denom = (~ignored).sum()
+    terms = _CEFirstUpstream.apply(x, q, axis)
+    if reduction == "mean":
+        return (terms.sum() / denom).to(input.dtype)
+    return reduce(terms, reduction).to(input.dtype)
+
+
 def ce_weighted_mean_over_n(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """BUG: the weighted 'mean' of index targets divides by the number of non-ignored targets N
     instead of by the sum of their class weights sum w[t_i] (torch's documented weighted mean)."""

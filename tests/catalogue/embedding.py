@@ -335,3 +335,19 @@ class ContrastiveCosineDistance(nn.Module):
         d = 1 - _cosine(a, opmath(input2).to(a.dtype))
         gap = torch.clamp_min(self.margin - d, 0.0)
         return reduce(0.5 * torch.where(target == 1, d * d, gap * gap), self.reduction).to(input1.dtype)
+
+
+def contrastive_expanded_distance(input1, input2, target, margin=1.0, reduction="mean"):
+    """BUG (near-coincident pairs): the squared distance by the quadratic expansion
+    ``|a|^2 + |b|^2 - 2 a.b`` (clamped at 0), as ``torch.cdist`` computes it in its matrix-multiply mode
+    (pytorch/pytorch#42479: 512695 vs 512804 in float32 gives distance 0, not 109) -- exact in real
+    arithmetic, but for a ~ b the three terms of size |a|^2 cancel to a remainder of size |a - b|^2, so the
+    rounding errors of size u |a|^2 swamp it: a relative error of about u / gap^2 at relative gap ``gap``."""
+    check_reduction(reduction)
+    rows_check("contrastive", input1, input2, target)
+    a = opmath(input1)
+    b = opmath(input2).to(a.dtype)
+    s = torch.clamp_min((a * a).sum(-1) + (b * b).sum(-1) - 2.0 * (a * b).sum(-1), 0.0)
+    d = torch.where(s == 0, torch.zeros_like(s), torch.sqrt(torch.where(s == 0, torch.ones_like(s), s)))
+    gap = torch.clamp_min(margin - d, 0.0)
+    return reduce(0.5 * torch.where(target == 1, s, gap * gap), reduction).to(input1.dtype)
