@@ -125,7 +125,7 @@ def recorded(impls: list[str], extra: list[str]) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "calls.jsonl")
-        cmd = [sys.executable, "-m", "properties", "gate", "-q", recording.OPTION, path, *extra]
+        cmd = [sys.executable, "-m", "properties", "gate", "-q", f"{recording.OPTION}={path}", *extra]
         for impl in impls:
             cmd += ["--impl", impl]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -153,6 +153,15 @@ class Recorder:
         with open(self.path, "a") as f:  # one short write per line: appends from xdist workers do not interleave
             f.write(json.dumps(record) + "\n")
 
+    def _cotangent_hook(self, call: str, g) -> None:
+        """Record the kind of the upstream gradient of ``call`` (never changes it; a gradient autograd
+        passes as None -- a second-order pass -- or one that cannot be read is not recorded)."""
+        try:
+            if g is not None:
+                self.write({"call": call, "cotangent": _cotangent(g)})
+        except Exception:
+            pass
+
     def wrap(self, subject):
         """``subject`` (a :class:`~properties.subjects.Subject`) with its callable recording each call."""
         import dataclasses
@@ -171,11 +180,11 @@ class Recorder:
                 rec = describe(spec.name, spec.arg_names, spec.label_args, args, kwargs)
             except Exception as exc:  # a record is never a reason for a call to fail
                 rec = {"loss": spec.name, "error": f"{type(exc).__name__}: {exc}"}
-            rec["call"] = call
+            rec["call"], rec["plugin"] = call, subject.name
             self.write(rec)
             out = fn(*args, **kwargs)
             if getattr(out, "requires_grad", False):
-                out.register_hook(lambda g: self.write({"call": call, "cotangent": _cotangent(g)}))
+                out.register_hook(functools.partial(self._cotangent_hook, call))
             return out
 
         return dataclasses.replace(subject, fn=recorded, signature=subject.signature or fn)

@@ -54,10 +54,17 @@ LOSSES = sorted(dict.fromkeys(e.loss for e in CATALOGUE), key=lambda loss: -sum(
 
 
 @pytest.fixture(scope="module")
-def gate_runs() -> dict[str, GateResult]:
+def recordings(tmp_path_factory) -> dict[str, str]:
+    """``{loss: the file its gate run records every plug-in call to}`` (``--record``, properties.recording)."""
+    where = tmp_path_factory.mktemp("calls")
+    return {loss: str(where / f"{loss}.jsonl") for loss in LOSSES}
+
+
+@pytest.fixture(scope="module")
+def gate_runs(recordings) -> dict[str, GateResult]:
     """``{entry name: the GateResult of the run that checked it}``: one gate run per loss."""
     jobs = [(loss, dict(impl_options=[impl_option(e) for e in CATALOGUE if e.loss == loss],
-                        extra_args=list(RUN_ARGS), timeout=TIMEOUT_S)) for loss in LOSSES]
+                        extra_args=[*RUN_ARGS, f"--record={recordings[loss]}"], timeout=TIMEOUT_S)) for loss in LOSSES]
     results = run_many(jobs, workers=WORKERS)
     return {e.name: results[e.loss] for e in CATALOGUE}
 

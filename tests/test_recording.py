@@ -60,7 +60,7 @@ def test_recorded_gate_run_records_every_call(tmp_path):
     import sys
 
     path = tmp_path / "calls.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--record", str(path),
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--record={path}",
                            "--dtype", "float64", "-k", "test_gradient_mse", "--impl", "mse=torch.nn.functional:mse_loss"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
