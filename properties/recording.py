@@ -101,6 +101,7 @@ def describe(loss: str, names, label_args, args, kwargs) -> dict:
     rec = {"loss": loss, "dtype": str(first.dtype).replace("torch.", "") if first is not None else None,
            "device": first.device.type if first is not None else None,
            "layout": {k: layout(v) for k, v in tensors.items()},
+           "shape": {k: list(v.shape) for k, v in tensors.items()},
            "differentiated": sorted(k for k, v in tensors.items() if v.requires_grad),
            "kwargs": sorted(k for k, v in kwargs.items() if v is not None and k != "reduction"),
            "reduction": kwargs.get("reduction"),
@@ -251,3 +252,55 @@ def table(records: list[dict], loss: str) -> str:
         cell = "; ".join(f"{k} {v} ({100 * v / total:.0f} %)" for k, v in items) or "-"
         lines.append(f"| {region} | {cell} |")
     return "\n".join(lines)
+
+
+#: the layouts other than contiguous
+STRIDED = ("non-contiguous", "transposed", "stride-0", "channels-last", "offset")
+
+
+def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool = False, devices=("cpu",)) -> list[str]:
+    """The regions the recorded calls of ``spec``'s loss did not reach, in words (empty: all reached).
+
+    - every tensor argument with more than one element in some call comes non-contiguous in some
+      call, and stride-0 in some call;
+    - every edge condition that occurs at all occurs under every parameter set (variant) called;
+    - a reduction of at least ``LONG`` terms in every dtype;
+    - a per-element cotangent (a loss with ``reduction='none'``);
+    - every argument of ``differentiable`` differentiated;
+    - a gap below 1e-6 between the inputs the formula subtracts, where the loss has such a pair;
+    - broadcast shapes, where the contract ``broadcasts``;
+    - every device of ``devices``.
+    """
+    out = []
+    calls = [r for r in records if "error" not in r and r.get("loss") == spec.name]
+    if not calls:
+        return ["no call recorded"]
+    multi = {k for r in calls for k, shape in r.get("shape", {}).items() if math.prod(shape) > 1}
+    for name in sorted(multi):
+        seen = {r["layout"][name] for r in calls if name in r["layout"]}
+        if not seen & set(STRIDED):
+            out.append(f"layout: {name} never non-contiguous")
+        if "stride-0" not in seen:
+            out.append(f"layout: {name} never stride-0")
+    valued = [r for r in calls if "edge" in r]
+    edges = {e for r in valued for e in r["edge"]}
+    variants = {tuple(r["kwargs"]) for r in valued}
+    pairs = {(e, tuple(r["kwargs"])) for r in valued for e in r["edge"]}
+    for e in sorted(edges):
+        for v in sorted(variants):
+            if (e, v) not in pairs:
+                out.append(f"edge x variant: {e} x {'-'.join(v) or 'defaults'} never")
+    for dtype in sorted({r["dtype"] for r in calls}):
+        if not any(r["terms"] >= LONG for r in calls if r["dtype"] == dtype):
+            out.append(f"long reduction: no call with >= {LONG} terms in {dtype}")
+    if "none" in spec.reductions and not any("per element" in r.get("cotangents", ()) for r in calls):
+        out.append("cotangent: never per element")
+    done = {n for r in calls for n in r["differentiated"]}
+    out += [f"differentiated: {n} never" for n in differentiable if n not in done]
+    gaps = [r.get("gap") for r in valued if r.get("gap") is not None]
+    if gaps and not any(g < 1e-6 for g in gaps):
+        out.append("gap: never below 1e-6")
+    if broadcasts and not any(r["broadcast"] for r in calls):
+        out.append("broadcast: never")
+    out += [f"device: never {d}" for d in devices if not any(r["device"] == d for r in calls)]
+    return out
