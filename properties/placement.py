@@ -72,21 +72,25 @@ class NotApplicableOnMeta(Exception):
 
 
 def batch_cut(spec: LossSpec, case: Case, n: int) -> Case | None:
-    """``case`` with its batch cut to its first ``n`` samples: every argument sliced along its
-    leading (batch) dimension, and every keyword array of the first argument's shape (an
-    elementwise weight) with it; None when the case has no batch dimension (a 0-d input, one
-    sample of a row loss) or the cut case is not one the reference takes."""
+    """``case`` with a batch of its first ``n`` samples: every argument sliced along its leading
+    (batch) dimension, and every keyword array of the first argument's shape (an elementwise weight)
+    with it; a case without a batch dimension (a 0-d input, one sample of a row loss) is first given
+    one of size 1 (``v[None]``).  None when the case has that batch already or the new case is not
+    one the reference takes (a parameter that does not broadcast with it)."""
     first = next(iter(case.args.values()))
-    if first.ndim <= spec.event_dims or first.shape[0] <= n and n:
+    batched = first.ndim > spec.event_dims
+    if batched and first.shape[0] == n:
         return None
-    batch = first.shape[0]
-    cut = lambda v: v[:n] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == batch else v
-    out = Case({k: cut(v) for k, v in case.args.items()},
+    lift = (lambda v: v) if batched else (lambda v: np.asarray(v)[None])
+    size = first.shape[0] if batched else 1
+    cut = lambda v: lift(v)[:n] if lift(v).shape[0] == size else v
+    arrays = lambda v: isinstance(v, np.ndarray) and (v.shape == first.shape or batched and v.ndim and v.shape[0] == size)
+    out = Case({k: cut(v) if arrays(v) or not batched else v for k, v in case.args.items()},
                {k: cut(v) if isinstance(v, np.ndarray) and v.shape == first.shape else v for k, v in case.kwargs.items()})
     try:
         with np.errstate(all="ignore"):
             spec.call_reference(out, reduction="none")
-    except Exception:  # a parameter that does not broadcast with the cut batch: not this shape
+    except Exception:
         return None
     return out
 
