@@ -251,3 +251,19 @@ def _one(spec):
 
     grab()
     return box[0]
+
+
+def test_verdict_names_the_devices_a_test_ran_on():
+    """The verdict line's devices: those of tests that passed or failed (cpu, cuda, meta in that
+    order); a device whose tests were all skipped (cuda without a GPU, meta for a plug-in that
+    reads values) is not named."""
+    from properties.pytest_plugin import GateRun, devices_checked
+
+    run = GateRun()
+    for i, (device, outcome) in enumerate([("meta", "passed"), ("cpu", "failed"), ("cuda", "skipped"),
+                                           ("meta", "skipped")]):
+        run.items[f"t{i}"] = ("mse=impl", "placement" if device == "meta" else "agreement", {"device": device})
+        run.outcomes[f"t{i}"] = outcome
+    assert devices_checked(run) == ["cpu", "meta"]
+    run.outcomes["t0"] = "skipped"
+    assert devices_checked(run) == ["cpu"]
