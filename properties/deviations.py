@@ -644,3 +644,39 @@ def monai_focal_soft_target_cancellation() -> bool:
 
 
 CHECKS[monai_focal_soft_target_cancellation.__name__] = monai_focal_soft_target_cancellation
+
+
+def meta_backward_empty_mean_divides_by_zero() -> bool:
+    """mse_loss's, huber_loss's and smooth_l1_loss's backward on meta with an empty input and
+    reduction 'mean' raise ZeroDivisionError (their meta kernels divide by numel() in Python); on
+    cpu the gradient is an empty tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    def grad(f, device):
+        x = torch.empty(0, device=device).requires_grad_()
+        out = f(x, torch.empty(0, device=device), reduction="mean")
+        return torch.autograd.grad(out, [x], torch.ones_like(out))[0]
+
+    for f in (F.mse_loss, F.huber_loss, F.smooth_l1_loss):
+        try:
+            grad(f, "meta")
+            return False
+        except ZeroDivisionError:
+            if tuple(grad(f, "cpu").shape) != (0,):
+                return False
+    return True
+
+
+def keras_meta_input_moved_to_keras_device() -> bool:
+    """keras.losses.MeanSquaredError of two meta tensors returns a tensor on Keras's device (cpu
+    here, cuda where there is one), not on meta."""
+    import torch
+
+    losses = _keras_losses()
+    x = torch.empty(4, 1, device="meta")
+    out = losses.MeanSquaredError()(x, x)
+    return out.device.type != "meta"
+
+
+CHECKS.update({f.__name__: f for f in (meta_backward_empty_mean_divides_by_zero, keras_meta_input_moved_to_keras_device)})

@@ -118,18 +118,21 @@ def imports(subject: Subject, *modules: str) -> str:
 
 
 def script(subject: Subject, case: Case, dtype: str, device: str, *, modules=(), before_call=(), after=(),
-           requires_grad=()) -> str:
+           requires_grad=(), watch: bool = True) -> str:
     """A complete reproduction: imports (torch, the subject's module, ``modules``), the tensors
     (``requires_grad``: these names get ``.requires_grad_()`` before the call), ``before_call``
-    lines (a memory layout), a copy of every input, the call, which inputs it changed in place,
-    and ``after`` lines (what shows the failure)."""
+    lines (a memory layout), a copy of every input, the call, which inputs it changed in place
+    (``watch``; off on ``meta``, whose tensors have no values to compare), and ``after`` lines
+    (what shows the failure)."""
     tensors, call = parts(subject, case, dtype, device)
     tensors = [line + ".requires_grad_()" if line.partition(" = ")[0] in requires_grad else line for line in tensors]
     given = "dict(" + ", ".join(f"{k}={k}" for k, _ in case.arrays()) + ")"
-    watch = [f"before = {{k: t.detach().clone() for k, t in {given}.items()}}  # to show an input changed in place"]
-    changed = (f'print("changed in place:", [k for k, t in {given}.items() if t.shape != before[k].shape '
-               'or not torch.allclose(t.detach(), before[k], rtol=0, atol=0, equal_nan=True)])')
-    return "\n".join([imports(subject, *modules), *tensors, *before_call, *watch, call, changed, *after])
+    before = [f"before = {{k: t.detach().clone() for k, t in {given}.items()}}  # to show an input changed in place"]
+    changed = [f'print("changed in place:", [k for k, t in {given}.items() if t.shape != before[k].shape '
+               'or not torch.allclose(t.detach(), before[k], rtol=0, atol=0, equal_nan=True)])']
+    if not watch:
+        before, changed = [], []
+    return "\n".join([imports(subject, *modules), *tensors, *before_call, *before, call, *changed, *after])
 
 
 def shown_output(dtype: str, device: str, shape: str | None) -> list[str]:

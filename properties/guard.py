@@ -4,7 +4,8 @@
 "Changed" is bit-level: the bytes of every tensor (NaN payloads and the sign of
 zero included) and its metadata (shape, strides, storage offset, dtype, device),
 so an in-place ``clamp_``, a ``resize_``, a ``t_()`` or a write through a view
-are all caught.  The snapshot is a copy taken before the call; the harness's own
+are all caught.  A tensor on the ``meta`` device has no values: only its metadata is compared
+(the placement check, ``properties.placement``, runs there; the value checks catch a write).  The snapshot is a copy taken before the call; the harness's own
 NumPy arrays are never handed out (tensors are fresh copies of them).
 """
 
@@ -42,7 +43,8 @@ def _meta(t):
 
 
 def snapshot(args, kwargs) -> list[tuple[str, Any, tuple, Any]]:
-    return [(name, t, _meta(t), _bytes(t).clone()) for name, t in _tensors(args, kwargs)]
+    """``(name, tensor, metadata, values)`` of every tensor argument (values None on ``meta``)."""
+    return [(name, t, _meta(t), None if t.is_meta else _bytes(t).clone()) for name, t in _tensors(args, kwargs)]
 
 
 def changes(snap) -> list[str]:
@@ -53,7 +55,7 @@ def changes(snap) -> list[str]:
     for name, t, meta, data in snap:
         if _meta(t) != meta:
             found.append(f"{name}: shape/stride/offset/dtype/device {meta} -> {_meta(t)}")
-        elif not torch.equal(_bytes(t), data):
+        elif data is not None and not torch.equal(_bytes(t), data):
             found.append(f"{name}: values changed in place")
     return found
 

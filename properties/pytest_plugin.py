@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, settings
 #: test-function name prefix -> the kind of check, for the coverage summary
 KINDS = (("test_gate_", "contract"), ("test_edge_", "edge cases"), ("test_invariant_", "invariants"),
          ("test_gradcheck_", "gradients"), ("test_gradient", "gradients"), ("test_subgradient", "gradients"),
-         ("test_bad_input", "bad inputs"), ("test_", "agreement"))
+         ("test_bad_input", "bad inputs"), ("test_placement_", "placement"), ("test_", "agreement"))
 
 
 _GATE: dict = {}  # the config of a gate run (set in pytest_configure)
@@ -79,7 +79,7 @@ def pytest_addoption(parser):
     group.addoption("--dtype", action="append", default=[], metavar="DTYPE",
                     help="check only in DTYPE (float64, float32, float16, bfloat16), in every check family; repeatable")
     group.addoption("--device", action="append", default=[], metavar="DEVICE",
-                    help="check only on DEVICE (cpu, cuda), in every check family; repeatable")
+                    help="check only on DEVICE (cpu, cuda, meta: the placement check), in every check family; repeatable")
     group.addoption("--first-finding", action="store_true", default=False,
                     help="stop checking a plug-in after its first finding (the others go on)")
     group.addoption("--shrink-all", action="store_true", default=False,
@@ -103,7 +103,7 @@ def pytest_configure(config):
     from .formats import DTYPE_NAMES
     from .specs import SPECS
 
-    for option, allowed in (("dtype", DTYPE_NAMES), ("device", ("cpu", "cuda"))):
+    for option, allowed in (("dtype", DTYPE_NAMES), ("device", ("cpu", "cuda", "meta"))):
         bad = [v for v in config.getoption(option) if v not in allowed]
         if bad:
             raise pytest.UsageError(f"--{option} {bad[0]!r}: one of {', '.join(allowed)}")
@@ -517,6 +517,14 @@ def pytest_terminal_summary(terminalreporter, config):
         tr.write_line(f"INCOMPLETE {line}: no verdict (exit status {EXIT_INCOMPLETE})", red=True)
     verdict = ("harness error" if run.harness else "findings" if run.failures else
                "incomplete" if incomplete(run) else "conforms")
-    devices = sorted({p.get("device", "cpu") for nodeid, (_, _, p) in run.items.items()
-                      if run.outcomes.get(nodeid) in ("passed", "failed")} or {"none"})
-    tr.write_line(f"lossproof verdict: {verdict} (devices checked: {', '.join(devices)})")
+    tr.write_line(f"lossproof verdict: {verdict} on {', '.join(devices_checked(run)) or 'no device'}")
+
+
+def devices_checked(run: GateRun) -> list[str]:
+    """The devices a plug-in test ran on (passed or failed: a test skipped or not applicable on a
+    device, ``cuda`` without a GPU or ``meta`` for a plug-in that reads values, checked nothing
+    there), cpu first, then cuda, then meta (the placement check, ``properties.placement``)."""
+    order = {"cpu": 0, "cuda": 1, "meta": 2}
+    ran = {p.get("device", "cpu") for nodeid, (_, _, p) in run.items.items()
+           if run.outcomes.get(nodeid) in ("passed", "failed")}
+    return sorted(ran, key=lambda d: (order.get(d, 3), d))

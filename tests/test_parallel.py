@@ -55,7 +55,7 @@ def test_gate_verdict_findings_and_coverage_are_merged_from_the_workers(runs):
     one, two = runs["one"], runs["two"]
     assert one.returncode == 1, _context(one)
     assert two.returncode == 1, _context(two)
-    assert "lossproof verdict: findings (devices checked: cpu)" in two.output, _context(two)
+    assert "lossproof verdict: findings on cpu" in two.output, _context(two)
     buggy = BUGGY.replace(":", ".")
     findings = [ln for ln in two.output.splitlines() if re.match(r"^FINDING \d+ \[", ln)]
     assert findings and all(f"[{buggy}]" in ln for ln in findings), f"findings: {findings}" + _context(two)

@@ -108,7 +108,7 @@ import os
 
 import numpy as np
 
-from ..subjects import Subject, timeout_seconds
+from ..subjects import CaseDeviation, Subject, timeout_seconds
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -237,12 +237,18 @@ FLOAT64 = ("float64 not checked: keras.ops.mean computes a float64 tensor in flo
            "keras_float64_computed_in_float32)")
 
 
+#: Keras moves every input to its own device (known deviation keras_meta_input_moved_to_keras_device):
+#: on ``meta`` the result is not on the input's device, whatever the case
+META_DEVICE = (CaseDeviation("keras_meta_input_moved_to_keras_device", "placement", lambda case, dtype: True,
+                             why="Keras computes on its own device: the result is not on the inputs' device"),)
+
+
 def subjects(version: str) -> dict[str, list[Subject]]:
     import keras
 
     if keras.backend.backend() != "torch":  # KERAS_BACKEND chosen otherwise: Keras takes no torch tensors
         return {}
-    common = dict(origin="thirdparty", dtypes=DTYPES, timeout=timeout_seconds())
+    common = dict(origin="thirdparty", dtypes=DTYPES, timeout=timeout_seconds(), case_deviations=META_DEVICE)
     elementwise = (f"Keras {version}: (y_true, y_pred) order; inputs as reshape(-1, 1) make the per-sample mean "
                    "elementwise ('none' reshaped back); dtype=the input's; ")
     return {

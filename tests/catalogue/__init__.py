@@ -73,8 +73,8 @@ REGIONS = ("layout", "edge x variant", "long reduction", "cotangent", "different
            "broadcast", "device")
 
 
-AGREEMENT, GRADIENT, EDGE, BAD, MUTATION, INVARIANT = (
-    "agreement", "gradient", "edge case", "bad input", "mutation", "invariant")
+AGREEMENT, GRADIENT, EDGE, BAD, MUTATION, INVARIANT, PLACEMENT = (
+    "agreement", "gradient", "edge case", "bad input", "mutation", "invariant", "placement")
 
 CATALOGUE: list[Entry] = [
     # ------------------------------------------------------------------ mse
@@ -180,6 +180,11 @@ CATALOGUE: list[Entry] = [
          GRADIENT),
     _bug("focal", "classification:focal_empty_mean_zero",
          "returns 0 for the 'mean' of an empty batch instead of NaN (0/0)", EDGE),
+    _bug("focal", "classification:focal_empty_batch_on_cpu",
+         "an empty batch returns constants built without device= (right values and dtype, on the CPU whatever "
+         "the inputs' device): passes every cpu check, raises on cuda at the caller", PLACEMENT,
+         region="device", caught_in="test_placement_focal",
+         source="https://github.com/Deci-AI/super-gradients/pull/796"),
     # ------------------------------------------------------------------ kl_div
     _ok("kl_div", "divergence_segmentation:kl_div",
         "full contract; terms t (log t - x) with the 0 log(0/q) = 0 convention also at x = -inf (torch: NaN)"),

@@ -544,6 +544,20 @@ def focal_torchvision_formula(inputs, targets, alpha=0.25, gamma=2.0, reduction=
     return reduce(loss, reduction).to(inputs.dtype)
 
 
+def focal_empty_batch_on_cpu(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """BUG (device only): a batch without anchors short-circuits to constants built with
+    ``torch.tensor`` / ``torch.zeros`` and no ``device=`` -- the right values (NaN = 0/0 for 'mean',
+    0 for 'sum', an empty tensor for 'none') in the right dtype, but on the CPU whatever the inputs'
+    device: on cpu every check passes; on cuda the caller's ``total = box_loss + cls_loss`` raises
+    "Expected all tensors to be on the same device" (super-gradients PR #796, "Fix incorrect tensor
+    type & device when entire batch has no targets")."""
+    if inputs.numel() == 0:
+        if reduction == "none":
+            return torch.zeros(inputs.shape, dtype=inputs.dtype)
+        return torch.tensor(float("nan") if reduction == "mean" else 0.0, dtype=inputs.dtype)
+    return sigmoid_focal_loss(inputs, targets, alpha=alpha, gamma=gamma, reduction=reduction)
+
+
 def focal_empty_mean_zero(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
     """BUG (edge case only): 'guards' the mean of an empty batch by returning 0, where torch's
     reductions (and the reference) give NaN = 0/0."""
