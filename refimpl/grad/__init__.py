@@ -9,10 +9,15 @@ magnitude scale for rounding-error bounds (see ``refimpl.grad._common``).
 ``grad_output`` is a scalar (default 1) for reduced losses and an array of the
 unreduced terms' shape (default ones) for reduction 'none'.
 
-Differentiated inputs: mse / huber / smooth_l1 / bce / bce_with_logits / kl_div: input
-and target; cross_entropy: input (and target for probability targets); focal: inputs;
-hinge_embedding / dice: input; triplet_margin: anchor, positive, negative;
-cosine_embedding / contrastive: input1, input2.
+Differentiated arguments (``DIFFERENTIABLE``, the one map the gradient checks use): every
+floating tensor the loss is a differentiable function of, positional or keyword -- the
+weights too (``weight``, ``pos_weight``: a learnt or data-dependent weighting back-propagates
+into them), targets wherever they are real numbers (regression targets, probability targets,
+soft labels, Dice's target).  Not differentiated: class indices (integers) and the +-1 labels
+of hinge_embedding / cosine_embedding / contrastive (the loss is piecewise constant in them:
+only +-1 is admitted).  Where torch 2.13 refuses an argument (BCE's and BCE-with-logits'
+weights, cross_entropy's class weight with index targets) the gradient is still defined
+here; the refusal is a recorded known deviation (properties/known_deviations.toml).
 
 Verified against central finite differences of the references
 (``tests/test_reference_gradients.py``).  No torch import.
@@ -33,23 +38,32 @@ from .smooth_l1 import smooth_l1
 from .triplet_margin import triplet_margin
 
 #: the differentiated arguments of each loss, in call order
+#: the differentiated arguments of each loss: positional ones in call order, then keyword ones
 DIFFERENTIABLE = {
-    "mse": ("input", "target"),
-    "huber": ("input", "target"),
+    "mse": ("input", "target", "weight"),
+    "huber": ("input", "target", "weight"),
     "smooth_l1": ("input", "target"),
-    "cross_entropy": ("input", "target"),  # target only when it is a probability target
-    "bce": ("input", "target"),
-    "bce_with_logits": ("input", "target"),
-    "focal": ("inputs",),
+    "cross_entropy": ("input", "target", "weight"),  # target only when it is a probability target
+    "bce": ("input", "target", "weight"),
+    "bce_with_logits": ("input", "target", "weight", "pos_weight"),
+    "focal": ("inputs", "targets"),
     "kl_div": ("input", "target"),
-    "hinge_embedding": ("input",),
+    "hinge_embedding": ("input",),  # target: +-1 labels
     "triplet_margin": ("anchor", "positive", "negative"),
-    "cosine_embedding": ("input1", "input2"),
-    "contrastive": ("input1", "input2"),
-    "dice": ("input",),
+    "cosine_embedding": ("input1", "input2"),  # target: +-1 labels
+    "contrastive": ("input1", "input2"),  # target: +-1 labels
+    "dice": ("input", "target"),
 }
 
+
+def differentiated(loss: str, args: dict, kwargs: dict) -> list[str]:
+    """The arguments of ``DIFFERENTIABLE[loss]`` present in a call as floating arrays (positional
+    ``args`` or keyword ``kwargs``, name -> value): class-index targets and absent weights drop out."""
+    present = {**kwargs, **args}
+    return [n for n in DIFFERENTIABLE[loss]
+            if n in present and getattr(present[n], "dtype", None) is not None and present[n].dtype.kind == "f"]
+
 __all__ = [
-    "DIFFERENTIABLE", "bce", "bce_with_logits", "contrastive", "cosine_embedding", "cross_entropy", "dice", "focal",
+    "DIFFERENTIABLE", "differentiated", "bce", "bce_with_logits", "contrastive", "cosine_embedding", "cross_entropy", "dice", "focal",
     "hinge_embedding", "huber", "kl_div", "mse", "smooth_l1", "triplet_margin",
 ]

@@ -7,6 +7,14 @@
                  (torch: log_sigmoid(-x) - pw log_sigmoid(x); -x without pos_weight)
     times gbar = grad_output ('none'), g ('sum'), g / n ('mean').
 
+Weight and pos_weight (each broadcast to the input; torch 2.13 refuses to differentiate either --
+known deviation ``bce_with_logits_weights_not_differentiable`` --, the mathematics has the gradients):
+
+    d term / d w  = pw t softplus(-x) + (1 - t) softplus(x)     (the unweighted term)
+    d term / d pw = w t softplus(-x)
+    times gbar, summed over the broadcast axes (autograd's rule for an expanded argument);
+    mag: the same sums of |summands| (every summand is >= 0 for t in [0, 1]).
+
 Source: ATen ``binary_cross_entropy_with_logits_backward`` and
 ``binary_cross_entropy_with_logits_target_backward`` (FunctionsManual.cpp).
 Smooth everywhere (no kinks).  Numerics: both forms are sums of two non-negative
@@ -24,8 +32,8 @@ import numpy as np
 
 from .. import bce_with_logits as _reference
 from .._common import as_f64, broadcast_weight
-from ..bce_with_logits import sigmoid as expit, softplus_pair
-from ._common import pack, weighted_per_term
+from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit, softplus_pair
+from ._common import pack, per_term, weight_gradient, weighted_per_term
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
@@ -40,7 +48,16 @@ def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_wei
     with np.errstate(invalid="ignore"):
         gt_neg, gt_pos = sp_x, pw * sp_neg_x
     ag = np.abs(gbar)
+    extra, g0 = {}, per_term(grad_output, reduction, x.shape)
+    if weight is not None:
+        extra["weight"] = weight_gradient(bce_with_logits_terms(x, t, pos_weight=pw), g0, weight)
+    if pos_weight is not None:
+        w = broadcast_weight(weight, x.shape)
+        with np.errstate(invalid="ignore"):
+            d_pw = np.where(t == 0, 0.0, t * sp_neg_x) * (1.0 if w is None else w)
+        extra["pos_weight"] = weight_gradient(d_pw, g0, pos_weight)
     return pack(
         input=((neg - pos) * gbar, torch_mag * ag),
         target=((gt_pos - gt_neg) * gbar, (np.abs(gt_pos) + gt_neg) * ag),
+        **extra,
     )
