@@ -23,6 +23,8 @@ Verified against central finite differences of the references
 (``tests/test_reference_gradients.py``).  No torch import.
 """
 
+import numpy as np
+
 from .bce import bce
 from .bce_with_logits import bce_with_logits
 from .contrastive import contrastive
@@ -56,12 +58,21 @@ DIFFERENTIABLE = {
 }
 
 
+#: targets that are labels when every entry is 0 or 1: focal's.  Its contract (torchvision) extends the
+#: loss to soft targets, but other implementations extend it differently (kornia's t alpha (1-p)^gamma
+#: (-log p) + ..., MONAI's exp(gamma logsigmoid(-x (2t - 1)))): the same values on {0, 1}, different
+#: derivatives there.  A hard-label case has no contract derivative w.r.t. them; a soft one does.
+LABELS_WHEN_HARD = {"focal": ("targets",)}
+
+
 def differentiated(loss: str, args: dict, kwargs: dict) -> list[str]:
     """The arguments of ``DIFFERENTIABLE[loss]`` present in a call as floating arrays (positional
-    ``args`` or keyword ``kwargs``, name -> value): class-index targets and absent weights drop out."""
+    ``args`` or keyword ``kwargs``, name -> value): class-index targets and absent weights drop out,
+    and so do ``LABELS_WHEN_HARD`` targets whose every entry is 0 or 1."""
     present = {**kwargs, **args}
-    return [n for n in DIFFERENTIABLE[loss]
-            if n in present and getattr(present[n], "dtype", None) is not None and present[n].dtype.kind == "f"]
+    floating = lambda n: getattr(present[n], "dtype", None) is not None and present[n].dtype.kind == "f"
+    hard = lambda n: n in LABELS_WHEN_HARD.get(loss, ()) and bool(np.all((present[n] == 0) | (present[n] == 1)))
+    return [n for n in DIFFERENTIABLE[loss] if n in present and floating(n) and not hard(n)]
 
 __all__ = [
     "DIFFERENTIABLE", "differentiated", "bce", "bce_with_logits", "contrastive", "cosine_embedding", "cross_entropy", "dice", "focal",

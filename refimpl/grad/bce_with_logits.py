@@ -13,7 +13,10 @@ known deviation ``bce_with_logits_weights_not_differentiable`` --, the mathemati
     d term / d w  = pw t softplus(-x) + (1 - t) softplus(x)     (the unweighted term)
     d term / d pw = w t softplus(-x)
     times gbar, summed over the broadcast axes (autograd's rule for an expanded argument);
-    mag: the same sums of |summands| (every summand is >= 0 for t in [0, 1]).
+    mag (weight): torch's form of the term, ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``, cancels for
+    x << 0, t = 0 (the term ~e^x is formed from two parts ~|x|): ``|(1 - t) x| + (1 + |pw - 1| |t|)
+    softplus(-x)`` (measured: Keras's float32 term at x = -65.5 is 0, the exact one 3.4e-29);
+    mag (pos_weight): ``|w t softplus(-x)|`` (a product, no cancellation).
 
 Source: ATen ``binary_cross_entropy_with_logits_backward`` and
 ``binary_cross_entropy_with_logits_target_backward`` (FunctionsManual.cpp).
@@ -50,7 +53,10 @@ def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_wei
     ag = np.abs(gbar)
     extra, g0 = {}, per_term(grad_output, reduction, x.shape)
     if weight is not None:
-        extra["weight"] = weight_gradient(bce_with_logits_terms(x, t, pos_weight=pw), g0, weight)
+        dw, _ = weight_gradient(bce_with_logits_terms(x, t, pos_weight=pw), g0, weight)
+        with np.errstate(invalid="ignore"):
+            torch_parts = np.abs((1.0 - t) * x) + (1.0 + np.abs(pw - 1.0) * np.abs(t)) * sp_neg_x
+        extra["weight"] = (dw, weight_gradient(torch_parts, np.abs(g0), weight)[0])
     if pos_weight is not None:
         w = broadcast_weight(weight, x.shape)
         with np.errstate(invalid="ignore"):

@@ -33,9 +33,11 @@ mathematics has the gradient either way), with a_ic = -logp_ic >= 0:
         'none' / 'sum':  d/dw_c = sum_i gbar_i A_ic                         (non-ignored i)
         'mean':          d/dw_c = sum_i (A_ic - L [t_i = c]) g / D,  L = sum_i loss_i / D
                          (D = sum_i w_{t_i} depends on w: the quotient rule's -L [t_i = c])
-        mag: sum_i |gbar_i| (A_ic + |L| [t_i = c])
+        mag: sum_i |gbar_i| (A'_ic + |L| [t_i = c]), A' = A with a_ic -> a_ic + 1
     probability targets:  d/dw_c = sum_i gbar_i q'_ic a_ic   ('mean' over N: a constant)
-        mag: sum_i |gbar_i| |q'_ic| a_ic
+        mag: sum_i |gbar_i| |q'_ic| (a_ic + 1)
+  (a_ic = l - d_ic is computed with an absolute error ~u (|d_ic| + l + 1), as for d/dq: the +1
+  keeps a confident class's a_ic ~ 0 from claiming full relative accuracy)
 
 Numerics: ``logp = d - l`` from the reference's ``neg_log_softmax_parts`` (both parts
 of ``-logp`` non-negative), ``s = exp(logp)``, and the target class's ``s_t - 1`` is
@@ -122,7 +124,10 @@ def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, re
             big_a = np.where(np.expand_dims(ignored, axis), 0.0, big_a)
             loss = (np.sum(big_a * w_b) / total_weight) if reduction == "mean" and total_weight != 0 else 0.0
             dw = (big_a - loss * onehot) * g_b
-            dw_mag = (big_a + abs(loss) * onehot) * np.abs(g_b)
+            # a_ic = -logp_ic carries an absolute error ~u (|logp_ic| + 1) (the log of a sum >= 1, as for q)
+            a_mag = np.abs(logp) + 1.0
+            big_a_mag = (1.0 - eps) * onehot * np.take_along_axis(a_mag, idx, axis=axis) + (eps / n_classes) * a_mag
+            dw_mag = (np.where(np.expand_dims(ignored, axis), 0.0, big_a_mag) + abs(loss) * onehot) * np.abs(g_b)
         others = tuple(k for k in range(x.ndim) if k != axis)
         extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
     return pack(input=(grad * g_b, mag * np.abs(g_b)), **extra)
@@ -145,5 +150,6 @@ def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, gra
         others = tuple(k for k in range(x.ndim) if k != axis)
         with np.errstate(invalid="ignore"):
             dw = np.where(qprime == 0, 0.0, -qprime * logp) * g_b  # 0 * inf (a -inf logit) counts 0
-        extra["weight"] = (np.sum(dw, axis=others), np.sum(np.abs(dw), axis=others))
+        dw_mag = np.abs(qprime) * (np.abs(d) + l + 1.0) * np.abs(g_b)  # a_ic's absolute error, as for q
+        extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
     return pack(input=(grad_x, mag_x), target=(grad_q, mag_q), **extra)
