@@ -182,6 +182,67 @@ def triplet_pnorm_gradient_float16_is_infinite() -> bool:
     return np.isinf(grads[0]) and abs(grads[1] + 1.0) < 1e-3
 
 
+
+def _refuses(call, argument: str) -> bool:
+    """``call(weight_tensor)`` with the weight requiring grad raises torch's refusal naming ``argument``."""
+    from .gradients import refused_argument
+
+    try:
+        call()
+    except RuntimeError as exc:
+        return refused_argument(exc) == argument
+    return False
+
+
+def _weight_gradient_exists(loss: str, args, kwargs, name: str) -> bool:
+    """The mathematics: the analytic d/d(name) (refimpl.grad) is finite and nonzero at the point."""
+    import refimpl.grad
+
+    g = getattr(refimpl.grad, loss)(*args, **kwargs)[name]
+    return bool(np.all(np.isfinite(g)) and np.any(g != 0))
+
+
+def bce_weight_not_differentiable() -> bool:
+    import torch.nn.functional as F
+
+    x, t, w = np.array([0.25, 0.75]), np.array([1.0, 0.5]), np.array([2.0, 0.5])
+    xt, tt, wt = _t(x, t, w)
+    return (_refuses(lambda: F.binary_cross_entropy(xt, tt, weight=wt.requires_grad_()), "weight")
+            and _weight_gradient_exists("bce", (x, t), {"weight": w, "clamp_log": True}, "weight"))
+
+
+def bce_with_logits_weights_not_differentiable() -> bool:
+    import torch.nn.functional as F
+
+    x, t, w = np.array([0.3, -1.2]), np.array([1.0, 0.25]), np.array([2.0, 0.5])
+    refused = []
+    for name in ("weight", "pos_weight"):
+        xt, tt, wt, pt = _t(x, t, w, w)
+        kwargs = {"weight": wt, "pos_weight": pt}
+        kwargs[name] = kwargs[name].requires_grad_()
+        refused.append(_refuses(lambda: F.binary_cross_entropy_with_logits(xt, tt, **kwargs), name))
+    return all(refused) and all(_weight_gradient_exists("bce_with_logits", (x, t), {"weight": w, "pos_weight": w}, n)
+                                for n in ("weight", "pos_weight"))
+
+
+def cross_entropy_index_weight_not_differentiable() -> bool:
+    """Class indices: refused (nll_loss_forward); probability targets: differentiated."""
+    import torch
+    import torch.nn.functional as F
+
+    import refimpl.grad
+
+    x, w = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]), np.array([1.0, 2.0, 3.0])
+    idx, prob = np.array([2, 0]), np.array([[0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])
+    xt, wt = _t(x, w)
+    index_refused = _refuses(lambda: F.cross_entropy(xt, torch.tensor(idx), weight=wt.requires_grad_()), "weight")
+    wp = _t(w)[0].requires_grad_()
+    (g,) = torch.autograd.grad(F.cross_entropy(_t(x)[0], _t(prob)[0], weight=wp), [wp])
+    prob_differentiated = np.allclose(g.numpy(), refimpl.grad.cross_entropy(x, prob, weight=w)["weight"],
+                                      rtol=1e-12, atol=0)
+    return (index_refused and prob_differentiated
+            and _weight_gradient_exists("cross_entropy", (x, idx), {"weight": w}, "weight"))
+
 # ---- third-party adapters (properties/adapters) ------------------------------------------
 
 
@@ -303,6 +364,8 @@ def monai_dice_negative_smooth_accepted() -> bool:
 
 
 CHECKS = {f.__name__: f for f in (
+    bce_weight_not_differentiable, bce_with_logits_weights_not_differentiable,
+    cross_entropy_index_weight_not_differentiable,
     monai_dice_squared_pred_nan_second_derivative_at_zero_prediction,
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,

@@ -29,6 +29,7 @@ from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
 from .spec import LossSpec
 from .tolerance import gradient_bound, gradient_flush, gradient_underflow_gain
+from refimpl.grad import DIFFERENTIABLE as _ANALYTIC_DIFFERENTIABLE, differentiated as _differentiated
 
 try:
     from torch.autograd.gradcheck import GradcheckError
@@ -41,19 +42,89 @@ GRADCHECK_FORMAT = FloatFormat("float64", 53, max=16e3, tiny=1e-3, subnormal=5e-
 #: Distance (relative to the scale of the quantity) kept from a kink; gradcheck's step is 1e-6.
 KINK_GAP = 1e-2
 
-#: The floating arguments each loss is differentiated with respect to ("main inputs").
-#: Labels (+-1 targets, class indices) and weights are not differentiated.
-DIFFERENTIABLE = {
-    "mse": ("input", "target"), "huber": ("input", "target"), "smooth_l1": ("input", "target"),
-    "cross_entropy": ("input", "target"), "bce": ("input", "target"), "bce_with_logits": ("input", "target"),
-    "focal": ("inputs", "targets"), "kl_div": ("input", "target"), "hinge_embedding": ("input",),
-    "triplet_margin": ("anchor", "positive", "negative"), "cosine_embedding": ("input1", "input2"),
-    "contrastive": ("input1", "input2"), "dice": ("input",),
-}
+#: The floating arguments each loss is differentiated with respect to, positional and keyword
+#: (weights, pos_weight, real-valued targets): ``refimpl.grad.DIFFERENTIABLE``, the one map (the
+#: analytic gradients exist for exactly these).  Labels (+-1 targets, class indices) are not.
+DIFFERENTIABLE = _ANALYTIC_DIFFERENTIABLE
 
 
 def differentiable(spec: LossSpec, case: Case) -> list[str]:
-    return [k for k in DIFFERENTIABLE[spec.name] if k in case.args and case.args[k].dtype.kind == "f"]
+    """The arguments of ``DIFFERENTIABLE`` this case passes as floating tensors (a plug-in fitted
+    without ``weight`` has none to differentiate; class-index targets are integers)."""
+    return _differentiated(spec.name, case.args, case.kwargs)
+
+
+def _array(case: Case, name: str) -> np.ndarray:
+    return case.args[name] if name in case.args else case.kwargs[name]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An argument torch refuses to differentiate (``RuntimeError: The function '...' is not
+    differentiable with respect to argument 'weight'``), a recorded known deviation
+    (``properties/known_deviations.toml``, shown by its check function on the installed torch):
+    an implementation that raises torch's refusal for it (a wrapper of the torch function) is not
+    differentiated w.r.t. it -- said in the test's statistics, never silent; one that returns a
+    gradient has it checked.  ``applies(case)``: where the record holds."""
+
+    deviation: str
+    applies: Callable[[Case], bool] = lambda case: True
+
+
+#: ``{(loss, argument): Refusal}`` -- every argument of ``DIFFERENTIABLE`` torch 2.13 does not
+#: differentiate (measured: ``properties.deviations.torch_refuses_weight_gradients``).
+REFUSED = {
+    ("bce", "weight"): Refusal("bce_weight_not_differentiable"),
+    ("bce_with_logits", "weight"): Refusal("bce_with_logits_weights_not_differentiable"),
+    ("bce_with_logits", "pos_weight"): Refusal("bce_with_logits_weights_not_differentiable"),
+    ("cross_entropy", "weight"): Refusal("cross_entropy_index_weight_not_differentiable",
+                                         lambda case: case.args["target"].dtype.kind != "f"),
+}
+
+#: torch's refusal messages (autograd's check in VariableType, and the older derivatives.yaml one)
+_REFUSAL = re.compile(r"not differentiable with respect to argument '(\w+)'|derivative for '?(\w+)'? is not implemented")
+
+
+def refused_argument(exc: BaseException) -> str | None:
+    """The argument an exception says torch refuses to differentiate, or None."""
+    m = _REFUSAL.search(str(exc))
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def without_refused(spec: LossSpec, subject, case: Case, names, dtype: str = "float64",
+                    device: str = "cpu") -> tuple[list[str], list[str]]:
+    """``(names kept, refusals)``: ``names`` less the arguments ``subject`` refuses to differentiate
+    as a recorded :data:`REFUSED` deviation (one probing forward call per refused argument; none
+    when no name can be refused).  A refusal of an argument with no record is kept: the check then
+    reports it as the finding it is (a raise on valid input, with the argument named)."""
+    names = list(names)
+    refusals = []
+    while any((spec.name, n) in REFUSED and REFUSED[spec.name, n].applies(case) for n in names):
+        f, inputs = torch_function_of(subject, case, names, case.kwargs.get("reduction", "mean"), dtype, device)
+        try:
+            f(*inputs)
+        except Exception as exc:  # noqa: BLE001 -- anything else is left to the check's contract
+            arg = refused_argument(exc)
+            rec = REFUSED.get((spec.name, arg))
+            if arg in names and rec is not None and rec.applies(case):
+                names.remove(arg)
+                refusals.append(f"{arg} not differentiated: {subject.qualname} refuses it, recorded known deviation "
+                                f"{rec.deviation!r}")
+                continue
+        break
+    return names, refusals
+
+
+def _announce(refusals) -> None:
+    """Say in the test's statistics which argument was not differentiated, and why."""
+    from hypothesis import event
+    from hypothesis.errors import InvalidArgument
+
+    for r in refusals:
+        try:
+            event(r)
+        except InvalidArgument:  # outside a Hypothesis test (a direct call): nothing to tell
+            pass
 
 
 def _push(v: np.ndarray, kink, scale) -> np.ndarray:
@@ -372,8 +443,10 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
     worst = 0.0
     for name in names:
         want, mag, got = ref[name], ref[name + "__mag"], grads[name]
-        arg = case.args[name]
-        bnd = gradient_bound(fmt, mag, arg.shape[-1] if arg.ndim else 1, gain, gradient_flush(spec.name, fmt))
+        arg = _array(case, name)
+        # a keyword tensor (a weight) collects every term it multiplies (and a weighted mean, the loss itself)
+        n_summed = np.size(terms) if name in case.kwargs else (arg.shape[-1] if arg.ndim else 1)
+        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec.name, fmt))
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
             err = np.where(same, 0.0, np.abs(got - want))
@@ -409,10 +482,9 @@ def check_gradient(spec: LossSpec, subject, case: Case, dtype: str, device: str,
     incoming gradient is right only for ones).  The forward call is held to the contract
     first (a raise, a wrong type, dtype, device or shape is diagnosed as such, never as a
     gradient).  Returns the largest error / bound."""
-    import refimpl.grad
-
     case = case.rounded(dtype).with_kwargs(reduction=reduction)
-    names = [n for n in differentiable(spec, case) if n in refimpl.grad.DIFFERENTIABLE[spec.name]]
+    names, refusals = without_refused(spec, subject, case, differentiable(spec, case), dtype, device)
+    _announce(refusals)
     got = autograd(subject, case, names, dtype, device, grad_output)
     worst, diagnosis, detail = compare_gradients(spec, case, names, got, dtype, grad_output)
     if diagnosis:
@@ -433,16 +505,21 @@ def gradient_failure(spec: LossSpec, subject, case: Case, names, dtype: str, dev
 
 def torch_function_of(subject, case: Case, names: list[str], reduction: str, dtype: str = "float64",
                       device: str = "cpu"):
-    """``(f, inputs)``: f(*inputs) is the subject's loss as a function of the differentiable tensors."""
+    """``(f, inputs)``: f(*inputs) is the subject's loss as a function of the differentiable tensors
+    ``names`` (positional or keyword)."""
     args, kwargs = case.with_kwargs(reduction=reduction).to_torch(dtype, device)
-    positions = [list(case.args).index(n) for n in names]
-    inputs = [args[i].detach().clone().requires_grad_(True) for i in positions]
+    order = list(case.args)
+    inputs = [(args[order.index(n)] if n in case.args else kwargs[n]).detach().clone().requires_grad_(True)
+              for n in names]
 
     def f(*diff):
-        full = list(args)
-        for i, t in zip(positions, diff):
-            full[i] = t
-        return subject(full, kwargs)
+        full, keywords = list(args), dict(kwargs)
+        for n, t in zip(names, diff):
+            if n in case.args:
+                full[order.index(n)] = t
+            else:  # a keyword tensor (weight, pos_weight)
+                keywords[n] = t
+        return subject(full, keywords)
 
     return f, inputs
 
@@ -597,6 +674,8 @@ def gradcheck_case(subject, case: Case, names: list[str], reduction: str, device
 
         pytest.skip(why)
     case = case.with_kwargs(reduction=reduction)
+    names, refusals = without_refused(spec, subject, case, names, "float64", device)
+    _announce(refusals)
     autograd(subject, case, names, "float64", device)  # the contract first (a GradientError naming a breach)
     f, inputs = torch_function_of(subject, case, names, reduction, "float64", device)
     try:

@@ -216,3 +216,60 @@ def test_random_cotangent_catches_a_backward_that_mishandles_it(loss, dtype, how
     check_gradient(spec, bad, case, dtype, "cpu", reduction, 1.0)  # ones: the mistake does not show
     with pytest.raises(GradientError):
         check_gradient(spec, bad, case, dtype, "cpu", reduction, upstream)
+
+
+# ---- every differentiated argument: detaching it is caught ---------------------------------
+
+from properties.gradients import DIFFERENTIABLE  # noqa: E402
+
+_CORRECT = {"focal": "tests.catalogue.classification:sigmoid_focal_loss",
+            "dice": "tests.catalogue.divergence_segmentation:dice",
+            "contrastive": "tests.catalogue.embedding:ContrastiveLoss"}
+
+
+def _base(spec) -> Subject:
+    """The torch built-in, or (no torch function: focal, dice, contrastive) the catalogue's correct entry."""
+    if spec.torch_function:
+        return builtin_subjects(spec)[0]
+    import importlib
+    import inspect
+
+    module, _, attr = _CORRECT[spec.name].partition(":")
+    impl = getattr(importlib.import_module(module), attr)
+    fn = (lambda *args, **kwargs: impl(**kwargs)(*args)) if inspect.isclass(impl) else impl  # an nn.Module
+    return Subject(spec.name, "catalogue", _CORRECT[spec.name], fn, origin="plugin")
+
+
+def detached(spec, arg) -> Subject:
+    """Calls the base implementation with ``arg`` detached (``weight.detach()``, a custom backward
+    returning None for it): every value right, d/d``arg`` 0."""
+    base = _base(spec)
+    names = list(spec.arg_names)
+
+    def call(*args, **kwargs):
+        if arg in names:
+            args = [a.detach() if i == names.index(arg) else a for i, a in enumerate(args)]
+        else:
+            kwargs = {**kwargs, arg: kwargs[arg].detach()}
+        return base.fn(*args, **kwargs)
+
+    return Subject(spec.name, f"detached_{arg}", f"mutant.detached_{arg}", call, origin="plugin")
+
+
+@pytest.mark.parametrize("loss, arg", [pytest.param(loss, arg, id=f"{loss}-{arg}")
+                                       for loss, args in DIFFERENTIABLE.items() for arg in args])
+@settings(max_examples=4, deadline=None)
+@given(data=st.data())
+def test_gradient_check_catches_a_detached_argument(loss, arg, data):
+    """For every differentiated argument -- weights and targets included --, an implementation that
+    treats it as a constant is rejected by test_gradient's check, where the base passes."""
+    spec = SPECS[loss]
+    variant = data.draw(st.sampled_from(spec.variants), label="variant")
+    case = data.draw(smooth_cases(spec, variant, gradient_format("float64")), label="case")
+    assume(arg in differentiable(spec, case))
+    reduction = data.draw(st.sampled_from(spec.reductions), label="reduction")
+    ref = analytic(spec, case.with_kwargs(reduction=reduction))
+    assume(np.any(np.abs(ref[arg]) > 1e-6 * np.maximum(ref[arg + "__mag"], 1e-300)))  # a gradient to lose
+    check_gradient(spec, _base(spec), case, "float64", "cpu", reduction)
+    with pytest.raises(GradientError, match=f"w.r.t. {arg}"):
+        check_gradient(spec, detached(spec, arg), case, "float64", "cpu", reduction)

@@ -165,3 +165,49 @@ def test_subgradient_at_kink(row, subject):
         pytest.skip(why)
     problem = subgradient_problem(row, SPECS[row.loss], subject)
     assert problem is None, problem
+
+
+# ---- every differentiable argument is differentiated ---------------------------------------
+
+from hypothesis import HealthCheck, Phase, find  # noqa: E402
+from hypothesis.errors import NoSuchExample  # noqa: E402
+
+from properties.gradients import DIFFERENTIABLE, REFUSED, without_refused  # noqa: E402
+from properties.subjects import builtin_subjects  # noqa: E402
+
+
+@pytest.mark.parametrize("loss, arg", [pytest.param(loss, arg, id=f"{loss}-{arg}")
+                                       for loss, args in DIFFERENTIABLE.items() for arg in args])
+def test_every_differentiable_argument_is_differentiated(loss, arg):
+    """test_gradient_<loss> reaches every argument of DIFFERENTIABLE -- weights, pos_weight, targets --
+    within the examples one of its variants draws (EXAMPLES, the profile's budget), and the torch
+    built-in either differentiates it there or refuses it as a recorded deviation (REFUSED): an
+    argument no draw differentiates, or one dropped without a record, fails here."""
+    spec = SPECS[loss]
+    fmt = gradient_format("float64")
+    found = None
+    for variant in spec.variants:
+        try:
+            found = find(smooth_cases(spec, variant, fmt, coincident=True), lambda c: arg in differentiable(spec, c),
+                         settings=settings(max_examples=EXAMPLES, database=None, derandomize=True, phases=[Phase.generate],
+                                           suppress_health_check=list(HealthCheck)))
+            break
+        except NoSuchExample:
+            continue
+    assert found is not None, f"{loss}: no draw of {EXAMPLES} per variant {spec.variants} differentiates {arg!r}"
+    for subject in builtin_subjects(spec):
+        kept, refusals = without_refused(spec, subject, found.with_kwargs(reduction="sum"), [arg])
+        assert kept == [arg] or ((loss, arg) in REFUSED and refusals), (
+            f"{subject.qualname} does not differentiate {arg!r} and no deviation records it: {refusals}")
+
+
+def test_refusals_are_recorded_deviations():
+    """Each argument torch may refuse (REFUSED) names a recorded known deviation whose check
+    function shows the refusal on the installed torch (tests/test_known_deviations.py runs it)."""
+    from properties import deviations
+
+    records = deviations.load()
+    for (loss, arg), refusal in REFUSED.items():
+        assert arg in DIFFERENTIABLE[loss], (loss, arg)
+        record = records.get(refusal.deviation)
+        assert record is not None and record["loss"] == loss and record.get("check") in deviations.CHECKS, refusal

@@ -41,6 +41,11 @@ becomes loose for that element; the 'none' check, which differences the element'
 term, still resolves it.  R is evaluated at each stencil point (the term's size there,
 not at x: a step can dwarf a tiny residual).
 
+Keyword tensors (``weight``, ``pos_weight``) are differenced like the positional ones, with a
+step relative to the weight itself (weights are positive; a loss is linear in them, or rational
+for a weighted 'mean') and, for reduction 'none', phi summed over every term (a broadcast weight
+enters several terms).
+
 Kinks: finite differences are invalid where x +- 4h crosses a non-differentiable point.
 Each loss has a *branch signature* (which side of every kink each term is on: |r| < delta,
 the hinge's sign, the sign of a distance's components, swap's choice, ...); an element is
@@ -146,6 +151,12 @@ def _bce_step(case, arg):
     """bce's input and target live in [0, 1]: a step relative to the distance to the nearer end."""
     v = case.args[arg]
     return H0 * np.minimum(v, 1.0 - v)
+
+
+def _focal_step(case, arg):
+    """Soft targets live in [0, 1] (the loss is not a focal loss outside: 1 - p_t < 0): a step
+    relative to the distance to the nearer end, as bce's; hard targets (0 / 1) are not differenced."""
+    return _bce_step(case, arg) if arg == "targets" else H0 * _default_scale(case, arg)
 
 
 def _kl_step(case, arg):
@@ -256,7 +267,7 @@ KNOWLEDGE = {
     "cross_entropy": (_ce_step, _sig_none, _skip_ce, _term_ce),
     "bce": (_bce_step, _sig_bce, _skip_bce, _term_elementwise),
     "bce_with_logits": (_scaled(_default_scale), _sig_none, _no_skip, _term_elementwise),
-    "focal": (_scaled(_default_scale), _sig_none, _no_skip, _term_elementwise),
+    "focal": (_focal_step, _sig_none, _no_skip, _term_elementwise),
     "kl_div": (_kl_step, _sig_none, _no_skip, _term_elementwise),
     "hinge_embedding": (_scaled(_hinge_scale), _sig_hinge, _no_skip, _term_elementwise),
     "triplet_margin": (_scaled(_rows_scale), _sig_triplet, _no_skip, _term_row),
@@ -268,10 +279,33 @@ KNOWLEDGE = {
 
 # ---- the check -----------------------------------------------------------------------
 
+def _array(case, arg):
+    """A differentiated argument's array, positional or keyword."""
+    return case.args[arg] if arg in case.args else case.kwargs[arg]
+
+
 def _with(case, arg, idx, value):
-    a = case.args[arg].copy()
+    a = _array(case, arg).copy()
     a[idx] = value
-    return type(case)({**case.args, arg: a}, case.kwargs)
+    if arg in case.args:
+        return type(case)({**case.args, arg: a}, case.kwargs)
+    return case.with_kwargs(**{arg: a})
+
+
+def _weight_step(case, arg):
+    return H0 * np.abs(case.kwargs[arg])
+
+
+def _all_terms(case, arg, idx):
+    return Ellipsis
+
+
+def _no_skip_weight(case, arg):
+    return np.zeros(case.kwargs[arg].shape, dtype=bool)
+
+
+#: a keyword tensor (a weight): relative step, no convention points, every term depends on it
+WEIGHT_KNOWLEDGE = (_weight_step, _no_skip_weight, _all_terms)
 
 
 def _reference(spec, case):
@@ -305,8 +339,10 @@ def fd_comparisons(spec, case, arg, idx, grads, grad_outputs):
     """``{reduction: (|grad - D_h|, tol, D_h)}`` for one element, or None where the stencil
     crosses a kink or the element is a convention point."""
     step, signature, skip, term_of = KNOWLEDGE[spec.name]
-    h = float(np.broadcast_to(step(case, arg), case.args[arg].shape)[idx])
-    x0 = float(case.args[arg][idx])
+    if arg in case.kwargs:
+        step, skip, term_of = WEIGHT_KNOWLEDGE
+    h = float(np.broadcast_to(step(case, arg), _array(case, arg).shape)[idx])
+    x0 = float(_array(case, arg)[idx])
     if not (h > 0 and np.isfinite(h)) or skip(case, arg)[idx]:
         return None
     base_sig = signature(case)
@@ -325,14 +361,17 @@ def fd_comparisons(spec, case, arg, idx, grads, grad_outputs):
             if term is None:  # no term depends on this element (dice's excluded background)
                 result[reduction] = (abs(grad), 16 * U64 * mag, 0.0)
                 continue
-            g = float(np.asarray(go)[term])
-            pick = lambda a: float(np.asarray(a)[term])
+            if term is Ellipsis:  # every term: phi = <grad_output, terms>, its bound the |go|-weighted sum
+                g, pick, pick_bound = 1.0, (lambda a: float(np.sum(go * a))), (lambda a: float(np.sum(np.abs(go) * a)))
+            else:
+                g = float(np.asarray(go)[term])
+                pick = pick_bound = lambda a: float(np.asarray(a)[term])
         else:
-            g, pick = float(go), float
+            g, pick, pick_bound = float(go), float, float
         phi = {k: g * pick(at[k][0][reduction]) for k in STENCIL}
         if not all(np.isfinite(v) for v in phi.values()):
             continue  # an undefined loss (all targets ignored: 0/0); the gradient is a convention
-        r = {k: abs(g) * pick(at[k][1][reduction]) for k in STENCIL}
+        r = {k: abs(g) * pick_bound(at[k][1][reduction]) for k in STENCIL}
         d1 = (phi[1] - phi[-1]) / (pts[1] - pts[-1])
         d2 = (phi[2] - phi[-2]) / (pts[2] - pts[-2])
         rho1 = (r[1] + r[-1]) / (pts[1] - pts[-1])
@@ -354,7 +393,7 @@ def _draw_grad_output(data, reduction, shape):
 
 
 def _differentiated(loss, case):
-    return [a for a in RG.DIFFERENTIABLE[loss] if a in case.args and case.args[a].dtype.kind == "f"]
+    return RG.differentiated(loss, case.args, case.kwargs)
 
 
 def check_case(spec, case, data, mutate=None):
@@ -372,12 +411,12 @@ def check_case(spec, case, data, mutate=None):
     for arg in _differentiated(loss, case):
         for reduction in spec.reductions:
             g, mag = grads[reduction][arg], grads[reduction][arg + "__mag"]
-            assert g.shape == case.args[arg].shape and mag.shape == g.shape, (arg, g.shape, mag.shape)
+            assert g.shape == _array(case, arg).shape and mag.shape == g.shape, (arg, g.shape, mag.shape)
             assert not np.any(mag < 0)
-        n = case.args[arg].size
+        n = _array(case, arg).size
         picks = data.draw(st.permutations(range(n)), label=f"elements of {arg}")[:MAX_ELEMENTS] if n else []
         for flat in picks:
-            idx = np.unravel_index(flat, case.args[arg].shape)
+            idx = np.unravel_index(flat, _array(case, arg).shape)
             res = fd_comparisons(spec, case, arg, idx, grads, grad_outputs)
             for reduction, (err, tol, fd) in (res or {}).items():
                 checked += 1
@@ -437,8 +476,8 @@ def _fixed_cases():
         "cross_entropy": Case({"input": n(4, 5), "target": np.array([0, 3, 4, 1])},
                               {"weight": u(5) * 2, "label_smoothing": 0.2, "ignore_index": 3}),
         "bce": Case({"input": u(3, 4), "target": u(3, 4)}, {"weight": u(4) * 2}),
-        "bce_with_logits": Case({"input": n(3, 4) * 2, "target": u(3, 4)}, {"pos_weight": u(4) * 3}),
-        "focal": Case({"inputs": n(3, 4) * 2, "targets": np.round(u(3, 4))}, {"alpha": 0.25, "gamma": 2.0}),
+        "bce_with_logits": Case({"input": n(3, 4) * 2, "target": u(3, 4)}, {"pos_weight": u(4) * 3, "weight": u(3, 1) * 2}),
+        "focal": Case({"inputs": n(3, 4) * 2, "targets": u(3, 4)}, {"alpha": 0.25, "gamma": 2.0}),
         "kl_div": Case({"input": -u(3, 4) * 3, "target": u(3, 4)}, {"log_target": False}),
         "hinge_embedding": Case({"input": u(3, 4), "target": -np.ones((3, 4))}, {"margin": 1.5}),
         "triplet_margin": Case({"anchor": n(4, 3), "positive": n(4, 3), "negative": n(4, 3)},
@@ -473,19 +512,30 @@ def _scale_mutant(loss, case, grads, go):
 def _dropped_mutant(loss, case, grads, go):
     drop = DROPPED[loss]
     wrong = _gradient(loss, drop(case) if callable(drop) else case.with_kwargs(**drop), go)
-    return {k: (grads[k] if k.endswith("__mag") else wrong[k]) for k in grads}
+    # an argument the dropped parameter removes (the weight itself) has no gradient left: 0
+    return {k: (grads[k] if k.endswith("__mag") else wrong.get(k, np.zeros_like(grads[k]))) for k in grads}
+
+
+def _detached_mutant(loss, case, grads, go):
+    """Every differentiated argument but the first two (the weights, focal's / dice's targets)
+    treated as a constant: gradient 0 -- a detached weight, a custom backward returning None."""
+    later = _differentiated(loss, case)[2:] or _differentiated(loss, case)[1:]
+    return {k: (np.zeros_like(v) if k in later else v) for k, v in grads.items()}
 
 
 @pytest.mark.parametrize("loss", sorted(SPECS))
 @settings(max_examples=3, derandomize=True)
 @given(data=st.data())
 def test_wrong_gradients_are_rejected(loss, data):
-    """The same comparison accepts the gradient and rejects it scaled by 1 + 1e-3 and with a
-    term dropped (weight, label smoothing, pos_weight, eps, margin, ... ignored)."""
+    """The same comparison accepts the gradient and rejects it scaled by 1 + 1e-3, with a
+    term dropped (weight, label smoothing, pos_weight, eps, margin, ... ignored) and with the
+    later differentiated arguments (weights, targets) detached."""
     spec, case = SPECS[loss], _fixed_cases()[loss]
     checked, failures = check_case(spec, case, data)
     assert checked and not failures, failures
-    for mutant in (_scale_mutant, _dropped_mutant):
+    for mutant in (_scale_mutant, _dropped_mutant, _detached_mutant):
+        if mutant is _detached_mutant and len(_differentiated(loss, case)) < 2:
+            continue  # one differentiated argument (hinge_embedding): nothing else to detach
         checked, failures = check_case(spec, case, data, mutate=mutant)
         assert failures, f"{loss}: {mutant.__name__} passed {checked} finite-difference comparisons"
 
@@ -506,17 +556,18 @@ def test_gradient_matches_mpmath(loss, data):
     rcase = case.with_kwargs(reduction=reduction)
     grads = _gradient(loss, rcase, None)
     for arg in _differentiated(loss, case):
-        x = case.args[arg]
+        x = _array(case, arg)
         for flat in data.draw(st.permutations(range(x.size)))[:2]:
             idx = np.unravel_index(flat, x.shape)
-            if KNOWLEDGE[loss][2](case, arg)[idx]:
+            if arg in case.args and KNOWLEDGE[loss][2](case, arg)[idx]:
                 continue
 
             def f(v, arg=arg, idx=idx):
                 a = np.array(x, dtype=object)
                 a[idx] = v
-                args = {**case.args, arg: a}
-                out = _exact_on_objects(exact, loss)(args, rcase.kwargs)
+                args = {**case.args, arg: a} if arg in case.args else case.args
+                kwargs = rcase.kwargs if arg in case.args else {**rcase.kwargs, arg: a}
+                out = _exact_on_objects(exact, loss)(args, kwargs)
                 return mpmath.fsum(list(np.asarray(out, dtype=object).ravel()))
 
             with mpmath.workdps(60):

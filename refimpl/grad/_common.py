@@ -110,3 +110,13 @@ def weighted_per_term(grad_output, reduction: str, shape, weight) -> np.ndarray:
     gbar = per_term(grad_output, reduction, shape)
     w = broadcast_weight(weight, shape)
     return gbar if w is None else gbar * w
+
+
+def weight_gradient(terms: np.ndarray, gbar: np.ndarray, weight) -> tuple[np.ndarray, np.ndarray]:
+    """``(d/dweight, mag)`` of a loss linear in an element weight broadcast to the terms (BCE,
+    BCE-with-logits): ``sum over the broadcast axes of terms * gbar`` (``gbar``: :func:`per_term`,
+    unweighted), mag the sum of ``|terms * gbar|``."""
+    shape = np.shape(weight)
+    with np.errstate(invalid="ignore"):
+        c = terms * gbar
+    return sum_to_shape(c, shape), sum_to_shape(np.abs(c), shape)

@@ -35,6 +35,14 @@ is ``w (x - t) / (x (1 - x))`` for 0 < x < 1 and, at the ends, its limit
 -inf at x = 0 with t > 0, 1 at x = 0 with t = 0, and so on; the target gradient is
 ``-logit(x)`` as above.
 
+Weight (broadcast to the input; torch 2.13 refuses to differentiate it -- known deviation
+``bce_weight_not_differentiable`` --, the mathematics has the gradient): the loss is linear in w,
+
+    d/dw = sum over the broadcast axes of  l_j gbar_j,   l_j = the unweighted term
+    (with ``clamp_log`` / ``clip`` as in the forward: the weight multiplies what is computed)
+
+mag ``|l_j gbar_j|`` summed (l_j is a sum of two non-negative products).
+
 Numerics: ``x - t`` is a difference of exact inputs and ``1 - x`` is exact for x >= 1/2,
 so the input gradient is a product/quotient of accurate factors; ``-logit(x)`` is
 ``log1p((1 - 2x)/x)`` for 1/4 <= x <= 3/4 (``1 - 2x`` exact: no cancellation near
@@ -55,7 +63,7 @@ import numpy as np
 from .. import bce as _reference
 from ..bce import clip_bounds
 from .._common import as_f64
-from ._common import pack, weighted_per_term
+from ._common import pack, per_term, weight_gradient, weighted_per_term
 
 #: ATen Loss.cpp's floor of x (1 - x) in the backward, ``EPSILON = 1e-12`` -- a float
 #: literal: in float64 arithmetic it is float32(1e-12) = 9.999999960041972e-13 (measured:
@@ -77,9 +85,12 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
     _reference(input, target, weight=weight, reduction=reduction, clamp_log=clamp_log, clip=clip)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
     gbar = weighted_per_term(grad_output, reduction, x.shape, weight)
+    extra = {} if weight is None else {"weight": weight_gradient(
+        _reference(x, t, reduction="none", clamp_log=clamp_log, clip=clip), per_term(grad_output, reduction, x.shape),
+        weight)}
     bounds = clip_bounds(clip)
     if bounds is not None:
-        return _clipped(x, t, gbar, *bounds)
+        return {**_clipped(x, t, gbar, *bounds), **pack(**extra)}
     prod = x * (1.0 - x)
     with np.errstate(divide="ignore", invalid="ignore"):
         # (x - t) gbar first: a zero upstream gradient gives 0 where 1/(x(1-x)) overflows
@@ -94,7 +105,7 @@ def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool 
     with np.errstate(invalid="ignore"):
         gt = nl * gbar
         gt_mag = nl_mag * np.abs(gbar)
-    return pack(input=(gx, gx_mag), target=(gt, gt_mag))
+    return pack(input=(gx, gx_mag), target=(gt, gt_mag), **extra)
 
 
 def _clipped(x: np.ndarray, t: np.ndarray, gbar: np.ndarray, lo: float, hi: float) -> dict:

@@ -7,6 +7,17 @@
                  (torch: log_sigmoid(-x) - pw log_sigmoid(x); -x without pos_weight)
     times gbar = grad_output ('none'), g ('sum'), g / n ('mean').
 
+Weight and pos_weight (each broadcast to the input; torch 2.13 refuses to differentiate either --
+known deviation ``bce_with_logits_weights_not_differentiable`` --, the mathematics has the gradients):
+
+    d term / d w  = pw t softplus(-x) + (1 - t) softplus(x)     (the unweighted term)
+    d term / d pw = w t softplus(-x)
+    times gbar, summed over the broadcast axes (autograd's rule for an expanded argument);
+    mag (weight): torch's form of the term, ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``, cancels for
+    x << 0, t = 0 (the term ~e^x is formed from two parts ~|x|): ``|(1 - t) x| + (1 + |pw - 1| |t|)
+    softplus(-x)`` (measured: Keras's float32 term at x = -65.5 is 0, the exact one 3.4e-29);
+    mag (pos_weight): ``|w t softplus(-x)|`` (a product, no cancellation).
+
 Source: ATen ``binary_cross_entropy_with_logits_backward`` and
 ``binary_cross_entropy_with_logits_target_backward`` (FunctionsManual.cpp).
 Smooth everywhere (no kinks).  Numerics: both forms are sums of two non-negative
@@ -24,8 +35,8 @@ import numpy as np
 
 from .. import bce_with_logits as _reference
 from .._common import as_f64, broadcast_weight
-from ..bce_with_logits import sigmoid as expit, softplus_pair
-from ._common import pack, weighted_per_term
+from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit, softplus_pair
+from ._common import pack, per_term, weight_gradient, weighted_per_term
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
@@ -40,7 +51,19 @@ def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_wei
     with np.errstate(invalid="ignore"):
         gt_neg, gt_pos = sp_x, pw * sp_neg_x
     ag = np.abs(gbar)
+    extra, g0 = {}, per_term(grad_output, reduction, x.shape)
+    if weight is not None:
+        dw, _ = weight_gradient(bce_with_logits_terms(x, t, pos_weight=pw), g0, weight)
+        with np.errstate(invalid="ignore"):
+            torch_parts = np.abs((1.0 - t) * x) + (1.0 + np.abs(pw - 1.0) * np.abs(t)) * sp_neg_x
+        extra["weight"] = (dw, weight_gradient(torch_parts, np.abs(g0), weight)[0])
+    if pos_weight is not None:
+        w = broadcast_weight(weight, x.shape)
+        with np.errstate(invalid="ignore"):
+            d_pw = np.where(t == 0, 0.0, t * sp_neg_x) * (1.0 if w is None else w)
+        extra["pos_weight"] = weight_gradient(d_pw, g0, pos_weight)
     return pack(
         input=((neg - pos) * gbar, torch_mag * ag),
         target=((gt_pos - gt_neg) * gbar, (np.abs(gt_pos) + gt_neg) * ag),
+        **extra,
     )

@@ -25,6 +25,20 @@ Probability targets q (q' = (1-eps) q + eps/C, coef_c = w_c q'_c):
   error ~u even where logp ~ 0, hence the 1).
   'mean' divides by the number of samples (not the weights: torch issue 107680).
 
+The class weights w (torch 2.13 differentiates them with probability targets and refuses with
+class indices -- known deviation ``cross_entropy_index_weight_not_differentiable`` --; the
+mathematics has the gradient either way), with a_ic = -logp_ic >= 0:
+
+    index targets:  A_ic = (1-eps) [t_i = c] a_it + (eps/C) a_ic     (loss_i = sum_c w_c A_ic)
+        'none' / 'sum':  d/dw_c = sum_i gbar_i A_ic                         (non-ignored i)
+        'mean':          d/dw_c = sum_i (A_ic - L [t_i = c]) g / D,  L = sum_i loss_i / D
+                         (D = sum_i w_{t_i} depends on w: the quotient rule's -L [t_i = c])
+        mag: sum_i |gbar_i| (A'_ic + |L| [t_i = c]), A' = A with a_ic -> a_ic + 1
+    probability targets:  d/dw_c = sum_i gbar_i q'_ic a_ic   ('mean' over N: a constant)
+        mag: sum_i |gbar_i| |q'_ic| (a_ic + 1)
+  (a_ic = l - d_ic is computed with an absolute error ~u (|d_ic| + l + 1), as for d/dq: the +1
+  keeps a confident class's a_ic ~ 0 from claiming full relative accuracy)
+
 Numerics: ``logp = d - l`` from the reference's ``neg_log_softmax_parts`` (both parts
 of ``-logp`` non-negative), ``s = exp(logp)``, and the target class's ``s_t - 1`` is
 ``expm1(logp_t)``: a confident right prediction keeps full relative accuracy (no
@@ -66,9 +80,10 @@ def cross_entropy(
     s = np.exp(logp)
     t = np.asarray(target)
     if t.dtype.kind == "f":
-        return _prob_targets(x, as_f64("target", t), w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output)
+        return _prob_targets(x, as_f64("target", t), w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output,
+                             weight is not None)
     return _index_targets(x, as_index("target", t), w, w_b, s, logp, axis, n_classes, eps, int(ignore_index),
-                          reduction, grad_output)
+                          reduction, grad_output, weight is not None)
 
 
 def _softmax_mag(s, logp):
@@ -78,7 +93,7 @@ def _softmax_mag(s, logp):
     return s * (1.0 + np.abs(logp))
 
 
-def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, reduction, grad_output):
+def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, reduction, grad_output, weighted):
     ignored = t == ignore_index
     t_safe = np.where(ignored, 0, t)
     wt = np.where(ignored, 0.0, w[t_safe])
@@ -101,10 +116,24 @@ def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, re
         grad = grad + (eps / n_classes) * (big_w * s - w_b)
         mag = mag + (eps / n_classes) * (np.abs(big_w) * s_mag + np.abs(w_b))
     g_b = np.expand_dims(gbar, axis)
-    return pack(input=(grad * g_b, mag * np.abs(g_b)))
+    extra = {}
+    if weighted:
+        with np.errstate(invalid="ignore"):
+            a = -logp
+            big_a = (1.0 - eps) * onehot * np.take_along_axis(a, idx, axis=axis) + (eps / n_classes) * a
+            big_a = np.where(np.expand_dims(ignored, axis), 0.0, big_a)
+            loss = (np.sum(big_a * w_b) / total_weight) if reduction == "mean" and total_weight != 0 else 0.0
+            dw = (big_a - loss * onehot) * g_b
+            # a_ic = -logp_ic carries an absolute error ~u (|logp_ic| + 1) (the log of a sum >= 1, as for q)
+            a_mag = np.abs(logp) + 1.0
+            big_a_mag = (1.0 - eps) * onehot * np.take_along_axis(a_mag, idx, axis=axis) + (eps / n_classes) * a_mag
+            dw_mag = (np.where(np.expand_dims(ignored, axis), 0.0, big_a_mag) + abs(loss) * onehot) * np.abs(g_b)
+        others = tuple(k for k in range(x.ndim) if k != axis)
+        extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
+    return pack(input=(grad * g_b, mag * np.abs(g_b)), **extra)
 
 
-def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output):
+def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, grad_output, weighted):
     qprime = (1.0 - eps) * q + eps / n_classes if eps > 0.0 else q
     coef = qprime * w_b
     n_samples = x.size // n_classes if n_classes else 0
@@ -116,4 +145,11 @@ def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, gra
     mag_x = (_softmax_mag(s, logp) * sum_abs + np.abs(coef)) * np.abs(g_b)
     grad_q = -(1.0 - eps) * w_b * logp * g_b
     mag_q = (1.0 - eps) * np.abs(w_b) * (np.abs(d) + l + 1.0) * np.abs(g_b)
-    return pack(input=(grad_x, mag_x), target=(grad_q, mag_q))
+    extra = {}
+    if weighted:
+        others = tuple(k for k in range(x.ndim) if k != axis)
+        with np.errstate(invalid="ignore"):
+            dw = np.where(qprime == 0, 0.0, -qprime * logp) * g_b  # 0 * inf (a -inf logit) counts 0
+        dw_mag = np.abs(qprime) * (np.abs(d) + l + 1.0) * np.abs(g_b)  # a_ic's absolute error, as for q
+        extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
+    return pack(input=(grad_x, mag_x), target=(grad_q, mag_q), **extra)

@@ -1,4 +1,4 @@
-"""Gradient of ``refimpl.dice`` (soft Dice, MONAI ``DiceLoss`` conventions) w.r.t. the prediction.
+"""Gradient of ``refimpl.dice`` (soft Dice, MONAI ``DiceLoss`` conventions) w.r.t. the prediction and the target.
 
 Per group (n, c) -- or c with batch=True -- with k = 2 if squared_pred else 1,
 N = 2 sum p g + smooth_nr, D = sum p^k + sum g^k + smooth_dr, f = 1 - N / D:
@@ -13,6 +13,12 @@ For k = 2 and f <= 1/2 the form with the reference's cancellation-free f keeps a
 near-perfect prediction's gradient (f ~ 0, p ~ g) accurate; elsewhere the ratio N / D
 is used directly (``1 - f`` would cancel where f ~ 1).  include_background=False (C > 1): channel 0
 is not part of the loss and gets a zero gradient; with C = 1 the flag is ignored (MONAI).
+The target (soft or one-hot; MONAI differentiates it through autograd): f is symmetric in p
+and g but for the ``squared_pred`` power, which applies to both, so d f / d g_j is the
+formula above with p and g exchanged:
+
+    d f / d g_j = (k g_j^(k-1) N / D - 2 p_j) / D      (k = 2, f <= 1/2: 2 ((g_j - p_j) - g_j f) / D)
+
 Smooth wherever D != 0 (no kinks).  mag: ``(k |p_j|^(k-1) N / D + 2 |g_j|) / D |gbar|``
 (the two summands of the textbook form).
 Source: monai/losses/dice.py (DiceLoss.forward), differentiated.
@@ -56,13 +62,19 @@ def dice(
         lambda q: q.reshape(q.shape + (1,) * (p.ndim - 2)))
     with np.errstate(invalid="ignore", divide="ignore"):
         D, F, R, G = expand(denom), expand(f), expand(numer / denom), expand(gbar)
-        if squared_pred:
-            grad = 2.0 * np.where(F <= 0.5, (p - g) - p * F, p * R - g) / D
-            mag = (2.0 * np.abs(p) * np.abs(R) + 2.0 * np.abs(g)) / np.abs(D)
-        else:
-            grad = (R - 2.0 * g) / D
-            mag = (np.abs(R) + 2.0 * np.abs(g)) / np.abs(D)
-    out, out_mag = np.zeros(p_all.shape), np.zeros(p_all.shape)
-    out[:, start:] = grad * G
-    out_mag[:, start:] = mag * np.abs(G)
-    return pack(input=(out, out_mag))
+
+    def partial(own, other):
+        """d f / d own (own: the prediction or the target, other: the other one), with its mag."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if squared_pred:
+                grad = 2.0 * np.where(F <= 0.5, (own - other) - own * F, own * R - other) / D
+                mag = (2.0 * np.abs(own) * np.abs(R) + 2.0 * np.abs(other)) / np.abs(D)
+            else:
+                grad = (R - 2.0 * other) / D
+                mag = (np.abs(R) + 2.0 * np.abs(other)) / np.abs(D)
+        out, out_mag = np.zeros(p_all.shape), np.zeros(p_all.shape)
+        out[:, start:] = grad * G
+        out_mag[:, start:] = mag * np.abs(G)
+        return out, out_mag
+
+    return pack(input=partial(p, g), target=partial(g, p))

@@ -1,4 +1,4 @@
-"""Gradient of ``refimpl.focal`` (``torchvision.ops.sigmoid_focal_loss``) w.r.t. the logits.
+"""Gradient of ``refimpl.focal`` (``torchvision.ops.sigmoid_focal_loss``) w.r.t. the logits and the targets.
 
 With sigma = sigmoid, u = 1 - p_t = t sigma(-x) + (1 - t) sigma(x), ce = the BCE-with-logits
 term and A = alpha t + (1 - alpha)(1 - t) (1 when alpha < 0), loss = A ce u^gamma:
@@ -17,7 +17,20 @@ Convention: u > 0 for every finite x, so the loss is smooth (no kinks).  Torch(v
 autograd through ``(1 - p_t) ** gamma`` gives NaN (``0^(gamma-1) * 0``) where ``1 - p_t``
 rounds to 0 and 0 < gamma < 1 (saturated logit, hard target); this returns the
 mathematical value (0 in the limit), a documented difference from autograd there.
-Only the inputs are differentiated (targets are labels).
+The targets (soft targets in [0, 1]; torchvision differentiates them through autograd) with
+A' = dA/dt = 2 alpha - 1 (0 when alpha < 0), d ce / dt = softplus(-x) - softplus(x) = -x and
+d u / dt = sigma(-x) - sigma(x):
+
+    d loss / dt = u^gamma [A' ce - A x] + A gamma ce u^(gamma-1) (sigma(-x) - sigma(x))
+    times gbar.
+
+``ce u^(gamma-1)`` is formed as ``(ce / u) u^gamma`` (ce / u stays O(1 + |x|) where u is tiny:
+ce ~ u there), and is 0 where u^gamma underflows to 0 (its limit).
+mag (target): the summands, each times the condition of its cancelling factors as for the
+input: ``|gbar| [(|A'| ce + |A| (sp(x) + sp(-x))) (U^gamma + 2 gamma U^(gamma-1))
++ |A| gamma ce (1 + 2 p) (U^(gamma-1) + 2 |gamma-1| U^(gamma-2))]`` (sp: softplus; the
+target derivative of BCE-with-logits is formed from both softplus terms; sigma(-x) - sigma(x)
+carries ~u (1 + 2p)).
 mag: the summands of the textbook (torchvision + autograd) form
 ``A [(p - t) U^gamma + gamma ce U^(gamma-1) (1 - 2t) p q]`` (p = sigma(x), q = 1 - p,
 U = 1 - p_t), each times the condition of its cancelling factors: ``U = 1 - p_t`` and
@@ -36,7 +49,7 @@ import numpy as np
 
 from .. import focal as _reference
 from .._common import as_f64
-from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit
+from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit, softplus_pair
 from ._common import pack, per_term
 
 TINY = np.finfo(np.float64).smallest_subnormal
@@ -68,4 +81,28 @@ def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: s
             c1, c2 = sx + np.abs(t), np.abs(gamma * ce * (1.0 - 2.0 * t))
             mag = times(np.abs(gbar), times(c1, uge + 2.0 * gamma * ug1)
                         + times(c2, r * uge + times(2.0 * abs(gamma - 1.0) * r + 2.0 * sx, ug1)))
-    return pack(inputs=(grad, mag))
+    return pack(inputs=(grad, mag), targets=_targets_gradient(x, t, alpha, gamma, per_term(grad_output, reduction,
+                                                                                            x.shape)))
+
+
+def _targets_gradient(x, t, alpha, gamma, gbar):
+    """``(d loss / d targets, mag)`` (see the module docstring)."""
+    a = alpha * t + (1.0 - alpha) * (1.0 - t) if alpha >= 0 else np.ones(x.shape)
+    da = (2.0 * alpha - 1.0) if alpha >= 0 else 0.0
+    sx, snx = expit(x), expit(-x)
+    u = t * snx + (1.0 - t) * sx
+    ce = bce_with_logits_terms(x, t)
+    sp_x, sp_neg_x = softplus_pair(x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ug = u**gamma
+        ratio = np.where(u > 0, ce / np.where(u > 0, u, 1.0), 0.0)  # ce / u: O(1 + |x|)
+        focus = np.where(ug == 0, 0.0, gamma * a * ratio * ug * (snx - sx)) if gamma != 0 else np.zeros(x.shape)
+        grad = (ug * (da * ce - a * x) + focus) * gbar
+        ue = np.maximum(u, TINY)
+        ug1, ug2 = ue ** (gamma - 1.0), ue ** (gamma - 2.0)
+        times = lambda p, q: np.where(p == 0, 0.0, p * q)  # a zero factor wins over an inf limit
+        c1 = abs(da) * ce + np.abs(a) * (sp_x + sp_neg_x)
+        c2 = np.abs(a) * gamma * ce * (1.0 + 2.0 * sx)
+        mag = times(np.abs(gbar), times(c1, ug + 2.0 * gamma * ug1)
+                    + (times(c2, ug1 + 2.0 * abs(gamma - 1.0) * ug2) if gamma != 0 else 0.0))
+    return grad, mag

@@ -8,6 +8,9 @@
 Source: ATen ``huber_loss_backward``: ``x < -delta ? -delta : (x > delta ? delta : x)``
 times grad / n.  Kink convention: at |r| == delta both branches give r = +-delta
 (the loss is C^1 there; clip returns the same), at r = 0 the gradient is 0.
+Weight (same shape as the input): ``grad_w_j = term_j gbar_j`` (the mean divides by n, a
+constant); mag ``|grad_w|`` (the term is a product / a difference of non-negative exact parts:
+delta (|r| - delta/2) >= delta^2 / 2 on its branch).
 mag: a product of the exact difference r: ``|grad|``.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import huber as _reference
+from ..huber import huber_terms
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
@@ -25,10 +29,15 @@ def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=Non
     delta = float(delta)
     x0, y0 = as_f64("input", input), as_f64("target", target)
     x, y = broadcast_pair(x0, y0)
-    c = np.clip(x - y, -delta, delta) * per_term(grad_output, reduction, x.shape)
+    gbar = per_term(grad_output, reduction, x.shape)
+    c = np.clip(x - y, -delta, delta) * gbar
+    grads = {}
     if weight is not None:
         c = c * as_f64("weight", weight)
+        term = huber_terms(x, y, delta)
+        grads["weight"] = (term * gbar, np.abs(term * gbar))
     return pack(
         input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
         target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),
+        **grads,
     )

@@ -7,8 +7,17 @@
 
 Source: ATen ``mse_loss_backward`` (2 (x - y) grad / n) and the weighted branch of
 ``F.mse_loss`` (``torch.pow(r, 2) * weight``, autograd: pow backward 2 r).
+Weight (same shape as the input; l_j = r_j^2 the unweighted term):
+
+    'none' / 'sum':  grad_w_j = l_j gbar_j
+    'mean':          L = sum(w l) / S, S = sum(w):   grad_w_j = (l_j - L) g / S
+                     (the quotient rule: the normaliser sum(w) depends on w too -- an
+                     implementation that treats it as a constant, ``weight.sum().item()``,
+                     misses the -L g / S)
+
 No kinks.  mag: a single product of the exact difference r: ``|grad|`` (per
-element, before the broadcast sum; the sum's mag is the sum of the |contributions|).
+element, before the broadcast sum; the sum's mag is the sum of the |contributions|);
+weight: ``(l_j + |L|) |g| / S`` for 'mean' (the difference l_j - L cancels), ``|l_j gbar_j|`` otherwise.
 """
 
 from __future__ import annotations
@@ -25,12 +34,26 @@ def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -
     x0, y0 = as_f64("input", input), as_f64("target", target)
     x, y = broadcast_pair(x0, y0)
     r = x - y
+    grads = {}
     if weight is None:
         c = 2.0 * r * per_term(grad_output, reduction, r.shape)
     else:
         w = as_f64("weight", weight)
-        c = 2.0 * r * w * per_term(grad_output, reduction, r.shape, denominator=np.sum(w))
+        gbar = per_term(grad_output, reduction, r.shape, denominator=np.sum(w))
+        c = 2.0 * r * w * gbar
+        grads["weight"] = _weight_gradient(r * r, w, gbar, reduction)
     return pack(
         input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
         target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),
+        **grads,
     )
+
+
+def _weight_gradient(l: np.ndarray, w: np.ndarray, gbar: np.ndarray, reduction: str):
+    """``(d/dw, mag)`` of the weighted MSE (see the module docstring): ``gbar`` already carries the
+    1 / sum(w) of 'mean', which then also subtracts the weighted mean L (the normaliser's derivative)."""
+    if reduction != "mean":
+        return l * gbar, np.abs(l * gbar)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        big_l = np.sum(w * l) / np.sum(w)
+    return (l - big_l) * gbar, (l + np.abs(big_l)) * np.abs(gbar)

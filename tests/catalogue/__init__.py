@@ -94,6 +94,10 @@ CATALOGUE: list[Entry] = [
          "reduced results are returned as a Python float via .item() (no tensor, dtype, device or graph)", AGREEMENT),
     _bug("mse", "regression:MSEWeightedMeanOverNumel",
          "nn.Module: weighted 'mean' divides sum(w l) by numel instead of sum(w)", AGREEMENT),
+    _bug("mse", "regression:mse_weight_no_gradient",
+         "custom autograd.Function whose backward returns None for weight: value, d/dinput and d/dtarget right, "
+         "no gradient for a learnt weighting", GRADIENT, region="differentiated argument",
+         caught_in="test_gradient_mse", source="https://github.com/jeanfeydy/geomloss/issues/93"),
     _bug("mse", "regression:MSECustomBackward",
          "nn.Module with a custom autograd.Function whose backward forgets the 1/numel of 'mean' (value right)",
          GRADIENT),

@@ -160,6 +160,39 @@ class MSECustomBackward(nn.Module):
         return _MSEFunction.apply(x, y, self.reduction).to(input.dtype)
 
 
+class _WeightedSquaredError(torch.autograd.Function):
+    """w (x - y)^2 with a hand-written backward that treats the weight as a constant."""
+
+    @staticmethod
+    def forward(ctx, x, y, w, reduction):
+        ctx.save_for_backward(x, y, w)
+        ctx.reduction = reduction
+        terms = (x - y) * (x - y) * w
+        return terms.sum() / w.sum() if reduction == "mean" else reduce(terms, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, w = ctx.saved_tensors
+        g = 2 * (x - y) * w * grad
+        if ctx.reduction == "mean":
+            g = g / w.sum()
+        return g, -g, None, None  # BUG: no gradient for the weight
+
+
+def mse_weight_no_gradient(input, target, reduction="mean", weight=None):
+    """BUG (custom autograd.Function, as geomloss's solve_sample, jeanfeydy/geomloss#93): the value and
+    the gradients w.r.t. input and target are right (the weighted mean over sum(w) included), but the
+    hand-written backward returns None for ``weight`` -- a learnt or data-dependent weighting gets no
+    gradient (the exact one is l_j gbar_j, or (l_j - L) g / sum(w) for 'mean')."""
+    check_reduction(reduction)
+    x, y = broadcast_pair(opmath(input), opmath(target))
+    if weight is None:
+        return reduce((x - y) * (x - y), reduction).to(input.dtype)
+    if weight.shape != input.shape:
+        raise ValueError(f"mse_loss: weight shape {tuple(weight.shape)} must equal input shape {tuple(input.shape)}")
+    return _WeightedSquaredError.apply(x, y, opmath(weight).to(x.dtype), reduction).to(input.dtype)
+
+
 # ============================================================================ huber
 
 
