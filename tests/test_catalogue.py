@@ -40,7 +40,7 @@ pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 if __package__ != "tests":
     pytest.skip("the catalogue meta-test runs in a checkout of lossproof", allow_module_level=True)
 from tests.catalogue import CATALOGUE, Entry, impl_option, target  # noqa: E402
-from tests.catalogue.runner import GateResult, failures_of, kind_of, plugin_name, run_many  # noqa: E402
+from tests.catalogue.runner import GateResult, failures_of, kind_of, plugin_name, plugin_names, run_many  # noqa: E402
 
 WORKERS = 2
 TIMEOUT_S = 600.0  # per gate run (one loss, all its entries): ~20-90 s uncontended
@@ -139,6 +139,29 @@ def test_correct_entry_passes(entry, gate_runs):
     coverage = result.coverage()
     assert key in coverage, f"{head}the coverage summary does not list {key}: was it checked at all?{tail}"
     assert any("passed" in line for line in coverage[key]), f"{head}no check passed for {key}: {coverage[key]}{tail}"
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_region_is_reached(loss, gate_runs, recordings):
+    """What the gate fed the correct entries of ``loss`` -- every call recorded (``--record``,
+    properties.recording) -- reaches every region where real bugs live that applies to the loss
+    (``properties.recording.unreached``): non-contiguous and stride-0 layouts of every tensor argument,
+    every edge condition under every parameter set, long reductions in every dtype, per-element
+    cotangents, every differentiable argument differentiated, near-coincident inputs, broadcast shapes
+    where the contract broadcasts, the cpu and meta devices."""
+    from properties.recording import read, unreached
+    from properties.specs import SPECS
+    from refimpl.grad import DIFFERENTIABLE
+
+    options = [impl_option(e) for e in CATALOGUE if e.loss == loss]
+    result = gate_runs[next(e.name for e in CORRECT if e.loss == loss)]
+    names = {plugin_names(result.impl_options)[impl_option(e)][1] for e in CORRECT if e.loss == loss}
+    records = [r for r in read(recordings[loss]) if r.get("plugin") in names]
+    assert len(options) == len(result.impl_options)
+    missing = unreached(SPECS[loss], records, differentiable=DIFFERENTIABLE[loss], broadcasts=SPECS[loss].broadcasts,
+                        devices=("cpu", "meta"))
+    assert not missing, (f"the gate's calls of the correct {loss} entries ({len(records)} recorded) never reach:\n  "
+                         + "\n  ".join(missing))
 
 
 def test_catalogue_is_complete():
