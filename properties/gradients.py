@@ -436,7 +436,8 @@ def torch_function_of(subject, case: Case, names: list[str], reduction: str, dty
     """``(f, inputs)``: f(*inputs) is the subject's loss as a function of the differentiable tensors."""
     args, kwargs = case.with_kwargs(reduction=reduction).to_torch(dtype, device)
     positions = [list(case.args).index(n) for n in names]
-    inputs = [args[i].detach().clone().requires_grad_(True) for i in positions]
+    # detach(), not clone(): the differentiated tensors keep the case's memory layouts (args are fresh)
+    inputs = [args[i].detach().requires_grad_(True) for i in positions]
 
     def f(*diff):
         full = list(args)
