@@ -130,7 +130,7 @@ class Case:
             if name in self.layouts:  # one expression: a line may get .requires_grad_() appended
                 lay = layout(self.layouts[name])
                 lines.append(f"# {name}: memory layout {lay.name} (same values)")
-                value = f"(lambda t: {lay.source})({value})"
+                value = f"(lambda t: {lay.code(v.shape)})({value})"
             lines.append(f"{name} = {value}")
         pos = ", ".join(self.args)
         kw = ", ".join(f"{k}={k if isinstance(v, np.ndarray) else literal(v)}" for k, v in self.kwargs.items())
