@@ -4,6 +4,11 @@ Strategies produce a :class:`Case` in float64 NumPy; the test rounds it to the
 dtype under test (``case.rounded(dtype)``) so the reference sees exactly the
 values torch saw, and converts it to tensors (``case.to_torch(dtype, device)``).
 Integer arrays (class indices) stay int64; floating arrays take the dtype.
+
+``layouts`` gives an array a memory layout (``properties.layouts.LAYOUTS``: non-contiguous, transposed,
+expanded (stride 0), sliced (storage offset), channels-last): ``to_torch`` presents its values in it and
+``call_source`` writes it into the reproduction.  The values are the array's own (an expanded array
+holds repeated rows: ``laid_out`` prepares them), so the reference sees what the implementation sees.
 """
 
 from __future__ import annotations
@@ -39,19 +44,42 @@ def literal(value) -> str:
 
 @dataclass(frozen=True)
 class Case:
-    """``args``: the positional tensors in call order; ``kwargs``: keyword arguments."""
+    """``args``: the positional tensors in call order; ``kwargs``: keyword arguments; ``layouts``: the
+    memory layout of some arrays (``{name: layout name}``; the others are contiguous).  A layout of a
+    name the case does not hold is dropped; one whose array cannot hold it (its shape, or values an
+    expanded layout would change) is a ``ValueError``."""
 
     args: dict[str, np.ndarray]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    layouts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        from .layouts import layout
+
         # numpy scalars (e.g. 0-d arithmetic results) are 0-d arrays: tensors, not Python numbers
         fix = lambda v: np.asarray(v) if isinstance(v, (np.ndarray, np.generic)) and not isinstance(v, np.bool_) else v
         object.__setattr__(self, "args", {k: np.asarray(v) for k, v in self.args.items()})
         object.__setattr__(self, "kwargs", {k: fix(v) for k, v in self.kwargs.items()})
+        arrays = dict(self.arrays())
+        layouts = {k: name for k, name in self.layouts.items() if k in arrays}
+        for k, name in layouts.items():
+            if not layout(name).holds(arrays[k]):
+                raise ValueError(f"{k} of shape {arrays[k].shape} cannot be presented in layout {name!r} with its values")
+        object.__setattr__(self, "layouts", layouts)
 
     def with_kwargs(self, **kwargs) -> "Case":
-        return Case(dict(self.args), {**self.kwargs, **kwargs})
+        """The case with these keyword arguments (an array replaced loses its layout)."""
+        kept = {k: v for k, v in self.layouts.items() if k not in kwargs or kwargs[k] is self.kwargs.get(k)}
+        return Case(dict(self.args), {**self.kwargs, **kwargs}, kept)
+
+    def laid_out(self, layouts: dict[str, str]) -> "Case":
+        """The case with these arrays in these layouts (``properties.layouts``), their values prepared
+        for it (an expanded array repeats its first row), the other arrays contiguous."""
+        from .layouts import layout
+
+        prep = lambda k, v: layout(layouts[k]).prepare(v) if k in layouts and isinstance(v, np.ndarray) else v
+        return Case({k: prep(k, v) for k, v in self.args.items()}, {k: prep(k, v) for k, v in self.kwargs.items()},
+                    dict(layouts))
 
     def arrays(self):
         return [(k, v) for k, v in (*self.args.items(), *self.kwargs.items()) if isinstance(v, np.ndarray)]
@@ -68,31 +96,42 @@ class Case:
             # np.array, not ascontiguousarray, which turns a 0-d array into a 1-d one
             return torch.from_numpy(np.array(v, copy=True)).to(tdtype).to(torch.float64).numpy()
 
-        return Case({k: rnd(v) for k, v in self.args.items()}, {k: rnd(v) for k, v in self.kwargs.items()})
+        return Case({k: rnd(v) for k, v in self.args.items()}, {k: rnd(v) for k, v in self.kwargs.items()},
+                    self.layouts)
 
     def to_torch(self, dtype: str, device: str):
-        """``(args, kwargs)`` as fresh torch tensors of ``dtype`` on ``device``."""
+        """``(args, kwargs)`` as fresh torch tensors of ``dtype`` on ``device``, each in its layout."""
         import torch
+
+        from .layouts import layout
 
         tdtype = getattr(torch, dtype)
 
-        def conv(v):
+        def conv(k, v):
             if not isinstance(v, np.ndarray):
                 return v
             t = torch.from_numpy(np.array(v, copy=True))
-            return t.to(device=device, dtype=tdtype if v.dtype.kind == "f" else torch.int64)
+            t = t.to(device=device, dtype=tdtype if v.dtype.kind == "f" else torch.int64)
+            return layout(self.layouts[k]).apply(t) if k in self.layouts else t
 
-        return [conv(v) for v in self.args.values()], {k: conv(v) for k, v in self.kwargs.items()}
+        return [conv(k, v) for k, v in self.args.items()], {k: conv(k, v) for k, v in self.kwargs.items()}
 
     def call_source(self, callee: str, dtype: str, device: str, *, cast: bool = True, module: bool = False) -> str:
         """Source lines that build this case's tensors and call ``callee`` on them (``module``: an
         nn.Module class, constructed with the keyword parameters, moved to ``device``, called)."""
+        from .layouts import layout
+
         lines = []
         for name, v in self.arrays():
             suffix = f".to(device={device!r}, dtype=torch.{dtype})" if cast and v.dtype.kind == "f" else ""
             if cast and v.dtype.kind != "f":
                 suffix = f".to({device!r})"
-            lines.append(f"{name} = {literal(v)}{suffix}")
+            value = f"{literal(v)}{suffix}"
+            if name in self.layouts:  # one expression: a line may get .requires_grad_() appended
+                lay = layout(self.layouts[name])
+                lines.append(f"# {name}: memory layout {lay.name} (same values)")
+                value = f"(lambda t: {lay.code(v.shape)})({value})"
+            lines.append(f"{name} = {value}")
         pos = ", ".join(self.args)
         kw = ", ".join(f"{k}={k if isinstance(v, np.ndarray) else literal(v)}" for k, v in self.kwargs.items())
         if module:
@@ -103,4 +142,6 @@ class Case:
 
     def __repr__(self) -> str:
         parts = [f"{k}={literal(v)}" for k, v in (*self.args.items(), *self.kwargs.items())]
+        if self.layouts:
+            parts.append(f"layouts={self.layouts!r}")
         return "Case(" + ", ".join(parts) + ")"

@@ -105,7 +105,7 @@ class FittedSpec(LossSpec):
                     return None
                 case = refit
             if default is None:  # "no weight": left out, as a caller of the plug-in leaves it out
-                case = Case(case.args, {k: v for k, v in case.kwargs.items() if k != name})
+                case = Case(case.args, {k: v for k, v in case.kwargs.items() if k != name}, case.layouts)
             elif name in case.kwargs or name != "reduction":
                 case = case.with_kwargs(**{name: default})
         if strict and self.refuses(case):
@@ -183,6 +183,8 @@ def fitted(spec: LossSpec, subject) -> LossSpec:
         # a case that cannot be fitted is drawn as is: admitted() (or the invariant's evaluator) rejects it, with the reason
         drawn = spec.cases(variant, narrow).map(lambda c: out.fit(c) or c)
         return drawn if narrow is fmt else drawn.map(lambda c: c.rounded(narrow.name))
+
+    cases.draws_layouts = True  # spec.cases draws them (properties.layouts.laid_out)
 
     reductions = spec.reductions if "reduction" not in lacking else (defaults["reduction"],)
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(LossSpec)}

@@ -509,8 +509,8 @@ def torch_function_of(subject, case: Case, names: list[str], reduction: str, dty
     ``names`` (positional or keyword)."""
     args, kwargs = case.with_kwargs(reduction=reduction).to_torch(dtype, device)
     order = list(case.args)
-    inputs = [(args[order.index(n)] if n in case.args else kwargs[n]).detach().clone().requires_grad_(True)
-              for n in names]
+    # detach(), not clone(): the differentiated tensors keep the case's memory layouts (args are fresh)
+    inputs = [(args[order.index(n)] if n in case.args else kwargs[n]).detach().requires_grad_(True) for n in names]
 
     def f(*diff):
         full, keywords = list(args), dict(kwargs)
@@ -678,6 +678,10 @@ def gradcheck_case(subject, case: Case, names: list[str], reduction: str, device
     _announce(refusals)
     autograd(subject, case, names, "float64", device)  # the contract first (a GradientError naming a breach)
     f, inputs = torch_function_of(subject, case, names, reduction, "float64", device)
+    # finite differences perturb one element at a time: an expanded (stride-0) input, whose elements share
+    # memory, is checked as a dense copy (torch.autograd.gradcheck refuses overlapping inputs)
+    inputs = [t.detach().contiguous().requires_grad_() if any(s == 0 and n > 1 for s, n in zip(t.stride(), t.shape))
+              else t for t in inputs]
     try:
         torch.autograd.gradcheck(f, inputs, raise_exception=True)
     except GradcheckError as exc:

@@ -29,7 +29,9 @@ class LossSpec:
     arg_names:   the positional tensor arguments, in call order.
     torch_function: dotted path of the torch function it checks, or None (no built-in).
     cases:       ``cases(variant, fmt) -> SearchStrategy[Case]``: the input domain of one
-                 variant, with magnitudes sized for the dtype format ``fmt``.
+                 variant, with magnitudes sized for the dtype format ``fmt``; every array of a
+                 drawn case gets a memory layout (``properties.layouts.laid_out``, applied here
+                 to every spec: all contiguous in about half of the cases).
     variants:    named regions of the parameter space (test-id suffixes); each variant's
                  cases always carry the same keyword parameters.
     scale:       the tolerance model's error budget, ``properties.tolerance.scale_<name>``.
@@ -77,6 +79,11 @@ class LossSpec:
     without: dict = field(default_factory=dict)
     sized_by: tuple[str, ...] = ()
     shape_kind: Callable[[Case], str] | None = None
+
+    def __post_init__(self):
+        from .layouts import laid_out
+
+        object.__setattr__(self, "cases", laid_out(self.cases, lambda case, fmt: self.admits(case, fmt)))
 
     def fit(self, case: Case, strict: bool = False) -> Case | None:
         """The case as the implementation under test takes it: itself (``properties.fit.FittedSpec``

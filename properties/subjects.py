@@ -201,7 +201,7 @@ class Subject:
         class constructed with the parameters); the reproduction in every failure message."""
         from .cases import Case
 
-        fitted = Case(case.args, self.call_kwargs(case.kwargs))
+        fitted = Case(case.args, self.call_kwargs(case.kwargs), case.layouts)
         *tensors, call = fitted.call_source(self.callee, dtype, device, module=inspect.isclass(self.signature)).splitlines()
         mapped = [line for d in self.declared for line in d.source_lines()]  # targets=01: the labels as called
         return "\n".join([*tensors, *mapped, call])

@@ -2,7 +2,8 @@
 propagation, subnormal inputs, and non-contiguous / transposed / expanded
 (stride-0) / sliced (storage-offset) memory layouts.
 
-Their inputs come from the loss's own strategy (its first variant), transformed;
+Their inputs come from the loss's own strategy (its first variant), transformed (the layouts:
+``properties.layouts.LAYOUTS``, which every check also draws per argument in every variant);
 their expectations come from the mathematics: an empty sum is 0 and an empty mean
 0/0 = NaN (as torch documents for its reductions; pytorch/pytorch#50224), a term
 that depends on a NaN is NaN, and a loss does not depend on how its inputs are
@@ -17,7 +18,8 @@ from hypothesis import assume, strategies as st
 from ..cases import Case
 from ..spec import LossSpec
 from .expect import Empty, agrees, exactly, nan
-from .row import EdgeCase, Layout
+from ..layouts import LAYOUTS
+from .row import EdgeCase
 
 
 def _values(spec: LossSpec, case: Case) -> list[str]:
@@ -76,17 +78,6 @@ def _with_reduction(spec: LossSpec):
     return inputs
 
 
-LAYOUTS = (
-    Layout("non_contiguous", lambda t: __import__("torch").stack([t, t.new_zeros(t.shape)], -1)[..., 0],
-           "torch.stack([t, t.new_zeros(t.shape)], -1)[..., 0]"),
-    Layout("transposed", lambda t: t.transpose(0, -1).contiguous().transpose(0, -1),
-           "t.transpose(0, -1).contiguous().transpose(0, -1)", min_ndim=2),
-    Layout("expanded", lambda t: t[:1].expand(t.shape), "t[:1].expand(t.shape)",
-           prepare=lambda v: np.broadcast_to(v[:1], v.shape).copy()),
-    Layout("sliced", lambda t: __import__("torch").cat([t[:1], t])[1:], "torch.cat([t[:1], t])[1:]"),
-)
-
-
 def generic_rows(spec: LossSpec) -> list[EdgeCase]:
     rows = []
     for reduction in spec.reductions:
@@ -101,7 +92,9 @@ def generic_rows(spec: LossSpec) -> list[EdgeCase]:
                          "a term that depends on a NaN is NaN; the others are unaffected"))
     rows.append(EdgeCase(spec.name, "subnormal_inputs", lambda fmt: _subnormal(spec, fmt), agrees(),
                          "subnormal inputs are ordinary numbers (the model's underflow floor applies)"))
-    for layout in LAYOUTS:
+    # one row per layout of (up to) 3-d arrays, every positional tensor in it; channels-last (4-d only) is
+    # drawn per argument in every check instead, as every layout is (properties.layouts.laid_out)
+    for layout in (lay for lay in LAYOUTS if lay.when((2, 2, 2))):
         rows.append(EdgeCase(spec.name, f"layout-{layout.name}", _with_reduction(spec), agrees(),
                              "a loss does not depend on the memory layout of its inputs", layout=layout))
     return rows

@@ -13,6 +13,7 @@ from ..cases import Case
 from ..conventions import row_under
 from ..diagnosis import check_returned, guarded, headline, is_raise, returned_value, script, shown_output
 from ..formats import DTYPE_NAMES, FloatFormat
+from ..layouts import Layout
 from ..spec import LossSpec
 from ..subjects import Subject
 from .expect import Context, Expectation
@@ -20,25 +21,6 @@ from .expect import Context, Expectation
 
 class EdgeCaseFailure(AssertionError):
     pass
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Present the same values with another memory layout (strides, storage offset).
-
-    ``prepare``: what the values become (NumPy; e.g. ``expanded`` repeats the first row,
-    as a stride-0 tensor can only hold repeated values); ``apply``: the tensor with the
-    layout (same values as ``torch.from_numpy(prepare(v))``); ``source``: the same as code,
-    for the reproduction; ``min_ndim``: arrays with fewer dimensions are left alone."""
-
-    name: str
-    apply: Callable
-    source: str
-    min_ndim: int = 1
-    prepare: Callable[[np.ndarray], np.ndarray] = lambda v: v
-
-    def applies(self, v: np.ndarray) -> bool:
-        return v.ndim >= self.min_ndim and v.size > 0
 
 
 @dataclass(frozen=True)
@@ -89,27 +71,18 @@ class EdgeCase:
 
 
 def prepared(row: EdgeCase, case: Case, dtype: str) -> Case:
-    """The case as the implementation sees it: layout's values, rounded to ``dtype``."""
-    if row.layout is not None:
-        case = Case({k: row.layout.prepare(v) if row.layout.applies(v) else v for k, v in case.args.items()},
-                    case.kwargs)
+    """The case as the implementation sees it, rounded to ``dtype``: a layout row's case with every
+    positional tensor its shape allows in the row's layout (``Case.laid_out``: its values prepared
+    for it)."""
+    if row.layout is not None:  # the keyword tensors keep the layouts drawn for them
+        drawn = {k: v for k, v in case.layouts.items() if k in case.kwargs}
+        case = case.laid_out({**drawn, **{k: row.layout.name for k, v in case.args.items() if row.layout.applies(v)}})
     return case.rounded(dtype)
 
 
 def edge_call_args(row: EdgeCase, case: Case, dtype: str, device: str):
-    """``(args, kwargs)``: the tensors of the prepared ``case`` as the row presents them (its layout)."""
-    args, kwargs = case.to_torch(dtype, device)
-    if row.layout is not None:
-        args = [row.layout.apply(a) if row.layout.applies(v) else a for a, v in zip(args, case.args.values())]
-    return args, kwargs
-
-
-def layout_lines(row: EdgeCase, case: Case) -> list[str]:
-    """Reproduction lines giving each positional tensor the row's memory layout (same values)."""
-    if row.layout is None:
-        return []
-    return [f"{k} = (lambda t: {row.layout.source})({k})  # layout {row.layout.name}"
-            for k, v in case.args.items() if row.layout.applies(v)]
+    """``(args, kwargs)``: the tensors of the prepared ``case``, each in its layout."""
+    return case.to_torch(dtype, device)
 
 
 def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case) -> None:
@@ -131,7 +104,7 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
             shows = [*shown_output(dtype, device, None), 'print("expected:  an exception")']
         else:
             shows = [*shown_output(dtype, device, repr(shape)), *row.expect.expected_lines(ctx)]
-        repro = script(subject, case, dtype, device, before_call=layout_lines(row, case), after=shows,
+        repro = script(subject, case, dtype, device, after=shows,
                        modules=("refimpl",) if any("refimpl." in line for line in shows) else ())
         details = f"{detail}\n" if detail else ""
         return EdgeCaseFailure(f"{headline(subject.qualname, diagnosis, spec.name, dtype, device, row.name)}\n"

@@ -144,6 +144,11 @@ CATALOGUE: list[Entry] = [
     _bug("cross_entropy", "classification:ce_out_of_range_silent",
          "one-hot selection without index validation: out-of-range / negative class indices give loss 0 "
          "instead of raising", BAD),
+    _bug("cross_entropy", "classification:ce_target_read_as_contiguous",
+         "class-index target read through its storage as if contiguous (element i at data_ptr + i): a "
+         "non-contiguous or transposed target gives other elements' classes, a silently wrong loss",
+         AGREEMENT + " / " + EDGE, region="layout", caught_in="test_cross_entropy",
+         source="https://github.com/pytorch/pytorch/issues/67167"),
     # ------------------------------------------------------------------ bce
     _ok("bce", "classification:binary_cross_entropy",
         "full contract; explicit logs clamped at -100 (masked log(0)), log1p(-x), custom autograd.Function "

@@ -269,6 +269,26 @@ def ce_out_of_range_silent(input, target, weight=None, reduction="mean"):
     return reduce(terms, reduction).to(input.dtype)
 
 
+def _dense_strides(shape):
+    """The strides of a contiguous (row-major) tensor of ``shape``, in elements."""
+    strides, step = [], 1
+    for side in reversed(shape):
+        strides.append(step)
+        step *= max(int(side), 1)
+    return tuple(reversed(strides))
+
+
+def ce_target_read_as_contiguous(input, target, weight=None, ignore_index=-100, reduction="mean",
+                                 label_smoothing=0.0):
+    """BUG (pytorch/pytorch#67167, #72120): the class-index target is read through its storage as if it
+    were contiguous -- element i at ``data_ptr + i`` from its storage offset, as the CUDA nll_loss kernel
+    of torch 1.10 indexed it -- so a non-contiguous or transposed target (``t[:, 0]`` of a wider tensor,
+    ``t.T``) gives other targets' classes, a silently wrong loss.  Otherwise :func:`cross_entropy`."""
+    if not target.is_floating_point():
+        target = torch.as_strided(target, target.shape, _dense_strides(target.shape), target.storage_offset())
+    return cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
 # ============================================================================ bce
 
 
