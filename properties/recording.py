@@ -261,8 +261,8 @@ STRIDED = ("non-contiguous", "transposed", "stride-0", "channels-last", "offset"
 def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool = False, devices=("cpu",)) -> list[str]:
     """The regions the recorded calls of ``spec``'s loss did not reach, in words (empty: all reached).
 
-    - every tensor argument with more than one element in some call comes non-contiguous in some
-      call, and stride-0 in some call;
+    - under every parameter set (variant) called, every tensor argument with more than one element in
+      some call comes non-contiguous in some call, and stride-0 in some call;
     - every edge condition that occurs at all occurs under every parameter set (variant) called;
     - a reduction of at least ``LONG`` terms in every dtype;
     - a per-element cotangent (a loss with ``reduction='none'``);
@@ -275,13 +275,16 @@ def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool 
     calls = [r for r in records if "error" not in r and r.get("loss") == spec.name]
     if not calls:
         return ["no call recorded"]
-    multi = {k for r in calls for k, shape in r.get("shape", {}).items() if math.prod(shape) > 1}
-    for name in sorted(multi):
-        seen = {r["layout"][name] for r in calls if name in r["layout"]}
-        if not seen & set(STRIDED):
-            out.append(f"layout: {name} never non-contiguous")
-        if "stride-0" not in seen:
-            out.append(f"layout: {name} never stride-0")
+    for variant in sorted({tuple(r["kwargs"]) for r in calls}):
+        mine = [r for r in calls if tuple(r["kwargs"]) == variant]
+        where = f" under {'-'.join(variant) or 'defaults'}"
+        multi = {k for r in mine for k, shape in r.get("shape", {}).items() if math.prod(shape) > 1}
+        for name in sorted(multi):
+            seen = {r["layout"][name] for r in mine if name in r["layout"]}
+            if not seen & set(STRIDED):
+                out.append(f"layout: {name} never non-contiguous{where}")
+            if "stride-0" not in seen:
+                out.append(f"layout: {name} never stride-0{where}")
     valued = [r for r in calls if "edge" in r]
     edges = {e for r in valued for e in r["edge"]}
     variants = {tuple(r["kwargs"]) for r in valued}

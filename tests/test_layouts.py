@@ -1,70 +1,16 @@
-"""Every tensor argument of every loss comes in every memory layout, in every parameter variant
-(``properties.layouts``): measured on the cases the default profile draws, with about half of them all
-contiguous; every layout is what its name says (strides, storage offset) with the case's values, on
-the implementation's side and in the reproduction."""
+"""Memory layouts of the drawn cases (``properties.layouts``): every layout is what its name says
+(strides, storage offset) with the case's values, on the implementation's side and in the reproduction.
+That every tensor argument of every loss reaches them in every parameter variant is measured on the
+gate's own calls: tests/test_catalogue.py::test_every_region_is_reached (``properties.recording``)."""
 
 from __future__ import annotations
-
-from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import settings
 
 from properties.cases import Case
-from properties.coverage import draw_cases
-from properties.formats import DTYPE_NAMES
-from properties.layouts import CONTIGUOUS, CONTIGUOUS_BAND, LAYOUTS, layouts_of
-from properties.specs import SPECS
-
-#: the layouts every tensor argument must get in every variant, wherever its drawn shapes allow them:
-#: a non-contiguous one, a stride-0 one and a transposed one
-REQUIRED = ("non_contiguous", "expanded", "transposed")
-
-
-def default_examples(spec) -> int:
-    """What the default profile draws of one variant in the agreement check: its examples per test, one
-    test per dtype and reduction (the gradient and invariant checks draw as many again)."""
-    return settings.get_profile("default").max_examples * len(DTYPE_NAMES) * len(spec.reductions)
-
-
-def drawn_layouts(spec, variant, n):
-    """``(seen, possible, contiguous)``: ``{argument: Counter(layout)}`` over ``n`` drawn cases of
-    ``variant``, ``{argument: layouts its drawn shapes allowed}``, and the share of cases all contiguous
-    among those with an array some layout applies to."""
-    seen, possible, contiguous, some = defaultdict(Counter), defaultdict(set), 0, 0
-    for case in draw_cases(spec, variant, "float64", n):
-        arrays = dict(case.arrays())
-        if any(lay.applies(v) for v in arrays.values() for lay in LAYOUTS):  # a 0-d case has none to draw
-            some += 1
-            contiguous += not case.layouts
-        for name, lay in layouts_of(case).items():
-            seen[name][lay] += 1
-            possible[name] |= {x.name for x in LAYOUTS if x.applies(arrays[name])}
-    return seen, possible, contiguous / max(some, 1)
-
-
-@pytest.mark.parametrize("loss", sorted(SPECS))
-def test_every_argument_in_every_layout_in_every_variant(loss):
-    """Every tensor argument (positional and keyword: targets, class indices, weight, pos_weight) gets a
-    non-contiguous, a stride-0 and a transposed layout in every variant, wherever its shape allows one,
-    within the default profile's examples of that variant; and about half of the cases are all
-    contiguous (``CONTIGUOUS_BAND``), so the other regions keep their share."""
-    spec = SPECS[loss]
-    n = default_examples(spec)
-    missing, shares = {}, {}
-    for variant in spec.variants:
-        seen, possible, shares[variant] = drawn_layouts(spec, variant, n)
-        for name in seen:
-            lacking = [lay for lay in REQUIRED if lay in possible[name] and not seen[name][lay]]
-            if lacking:
-                missing[f"{variant}/{name}"] = lacking
-    assert not missing, f"{loss}: never drawn in {n} cases of the default profile: {missing}"
-    lo, hi = CONTIGUOUS_BAND
-    off = {v: f"{s:.0%}" for v, s in shares.items() if not lo <= s <= hi}
-    assert not off, f"{loss}: share of all-contiguous cases outside {lo:.0%}..{hi:.0%}: {off}"
-
+from properties.layouts import CONTIGUOUS, LAYOUTS, layouts_of
 
 SHAPES = [(3,), (2, 3), (3, 1, 2), (1, 3, 2), (2, 3, 2, 2), (1, 4), (4, 1), (1, 2, 1, 3)]
 
