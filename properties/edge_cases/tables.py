@@ -402,6 +402,10 @@ GENERIC_KNOWN_FAILURES = {
     ("smooth_l1", "empty_batch-mean"): (KnownFailure("fvcore_smooth_l1_empty_mean_is_zero", "fvcore.nn.smooth_l1_loss"),),
 }
 
+#: Known failures of the crossed rows (``crossed``: ``<condition>+<variant>``), by (loss, condition);
+#: ``when`` names the drawn cases the deviation shows on.
+CONDITION_KNOWN_FAILURES: dict[tuple[str, str], tuple[KnownFailure, ...]] = {}
+
 TABLES = {
     "cross_entropy": CROSS_ENTROPY, "bce": BCE, "bce_with_logits": BCE_WITH_LOGITS, "focal": FOCAL, "kl_div": KL_DIV,
     "mse": MSE, "smooth_l1": SMOOTH_L1, "huber": HUBER, "hinge_embedding": HINGE_EMBEDDING,
