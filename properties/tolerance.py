@@ -145,11 +145,14 @@ def _lse_budget(x: np.ndarray, axis: int):
     a sum over C (depth L_C), log (2u) and the final subtraction; the error of
     the log-sum is the softmax-weighted mean of the exp errors:
         budget_c = |d_c| + l + R + L_C + 6,   R = sum_c softmax_c |d_c|,
-    with l = log1p(sum_{j != argmax} exp(d_j)) as in the reference.
+    with l = log1p(sum_{j != argmax} exp(d_j)) as in the reference.  A masked class (logit -inf,
+    d_c = -inf) has exp(d_c) = 0 exactly: it adds no error to the log-sum (its p_c |d_c| term is 0,
+    not 0 * inf = NaN, which the bound would read as a budget of 0 for every class of the row).
     """
     d, l = neg_log_softmax_parts(x, axis)
     p = np.exp(d - l)
-    r = np.sum(p * np.abs(d), axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        r = np.sum(np.where(p > 0, p * np.abs(d), 0.0), axis=axis, keepdims=True)
     return np.abs(d) + l + r + log2_ceil(x.shape[axis]) + 6, d, l
 
 
