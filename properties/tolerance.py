@@ -176,8 +176,10 @@ def scale_cross_entropy(case: Case, terms):
     ignored = t == case.kwargs.get("ignore_index", -100)
     idx = np.expand_dims(np.where(ignored, 0, t), axis)
     nll_b = np.squeeze(np.take_along_axis(w_b * b, idx, axis), axis)
-    smooth_b = np.sum(w_b * b, axis=axis) * (1 + lc / 4)
-    s = (1 - eps) * nll_b + (eps / n_classes) * smooth_b + 3 * np.abs(terms)
+    # without smoothing the smoothing sum is not computed: no budget (0 * an infinite budget of a
+    # masked class would be NaN); with it, a masked class makes the term infinite, compared exactly
+    smooth_b = np.sum(w_b * b, axis=axis) * (1 + lc / 4) * (eps / n_classes) if eps > 0 else 0.0
+    s = (1 - eps) * nll_b + smooth_b + 3 * np.abs(terms)
     return np.where(ignored, 0.0, s)
 
 
