@@ -1,7 +1,9 @@
 """The edge-case tables (``properties.edge_cases``): every row against every implementation
 under test (each dtype and device) and against the reference (float64).
 
-Ids read ``test_edge_<loss>[<subject>-<dtype>-<device>-<row>]``.  A row an implementation
+Ids read ``test_edge_<loss>[<subject>-<dtype>-<device>-<row>]``; a row ``<condition>+<variant>`` is an
+edge condition crossed with a parameter variant (``properties.edge_cases.crossed``), and
+``test_every_edge_variant_pair_is_reached`` holds every pair the contract allows to its row.  A row an implementation
 is recorded to fail (``KnownFailure``: a known deviation) is asserted to still fail, so
 the day upstream changes the behaviour, this test says so.
 """

@@ -424,6 +424,9 @@ CONDITION_KNOWN_FAILURES: dict[tuple[str, str, str], tuple[KnownFailure, ...]] =
         KnownFailure("keras_cross_entropy_masked_logit_probability_target", KERAS_CE,
                      when=_masked_class_zero_probability))
        for variant in ("prob", "prob-weight", "prob-label_smoothing", "prob-weight-label_smoothing")},
+    # a zero vector in float16: |a|^2 + EPS rounds to 0, 0/0 (the hand-written row zero_vector)
+    ("cosine_embedding", "zero_prediction", "pairs"): (
+        KnownFailure("cosine_embedding_zero_vector_low_precision", TORCH_F + "cosine_embedding_loss", ("float16",)),),
 }
 
 TABLES = {
