@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from .cases import Case
 from .formats import DTYPE_NAMES, FORMATS
@@ -60,14 +60,21 @@ def band(m: float) -> str:
 def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0) -> list[Case]:
     """``n`` cases of ``spec``'s ``variant`` in ``dtype`` as a ``@given`` test draws them (``seed``: a
     derandomized run, None: random).  Cases the strategy itself rejects are not counted."""
-    drawn: list[Case] = []
-    fmt = FORMATS[dtype]
+    return draw_from(spec.cases(variant, FORMATS[dtype]), n, seed)
+
+
+def draw_from(strategy: st.SearchStrategy, n: int, seed: int | None = 0, keep=lambda case: True) -> list:
+    """``n`` examples of ``strategy`` as a ``@given`` test draws them (``seed``: a derandomized run, None:
+    random); ``keep(example)`` False: rejected as the test's ``assume`` would (not counted)."""
+    drawn: list = []
 
     @settings(max_examples=n, database=None, derandomize=seed is not None, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[p for p in settings().phases if p.name != "shrink"])
     @given(data=st.data())
     def run(data):
-        drawn.append(data.draw(spec.cases(variant, fmt)))
+        example = data.draw(strategy)
+        assume(keep(example))
+        drawn.append(example)
 
     run()
     return drawn

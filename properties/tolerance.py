@@ -145,11 +145,14 @@ def _lse_budget(x: np.ndarray, axis: int):
     a sum over C (depth L_C), log (2u) and the final subtraction; the error of
     the log-sum is the softmax-weighted mean of the exp errors:
         budget_c = |d_c| + l + R + L_C + 6,   R = sum_c softmax_c |d_c|,
-    with l = log1p(sum_{j != argmax} exp(d_j)) as in the reference.
+    with l = log1p(sum_{j != argmax} exp(d_j)) as in the reference.  A masked class (logit -inf,
+    d_c = -inf) has exp(d_c) = 0 exactly: it adds no error to the log-sum (its p_c |d_c| term is 0,
+    not 0 * inf = NaN, which the bound would read as a budget of 0 for every class of the row).
     """
     d, l = neg_log_softmax_parts(x, axis)
     p = np.exp(d - l)
-    r = np.sum(p * np.abs(d), axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        r = np.sum(np.where(p > 0, p * np.abs(d), 0.0), axis=axis, keepdims=True)
     return np.abs(d) + l + r + log2_ceil(x.shape[axis]) + 6, d, l
 
 
@@ -173,8 +176,10 @@ def scale_cross_entropy(case: Case, terms):
     ignored = t == case.kwargs.get("ignore_index", -100)
     idx = np.expand_dims(np.where(ignored, 0, t), axis)
     nll_b = np.squeeze(np.take_along_axis(w_b * b, idx, axis), axis)
-    smooth_b = np.sum(w_b * b, axis=axis) * (1 + lc / 4)
-    s = (1 - eps) * nll_b + (eps / n_classes) * smooth_b + 3 * np.abs(terms)
+    # without smoothing the smoothing sum is not computed: no budget (0 * an infinite budget of a
+    # masked class would be NaN); with it, a masked class makes the term infinite, compared exactly
+    smooth_b = np.sum(w_b * b, axis=axis) * (1 + lc / 4) * (eps / n_classes) if eps > 0 else 0.0
+    s = (1 - eps) * nll_b + smooth_b + 3 * np.abs(terms)
     return np.where(ignored, 0.0, s)
 
 

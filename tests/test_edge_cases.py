@@ -1,7 +1,9 @@
 """The edge-case tables (``properties.edge_cases``): every row against every implementation
 under test (each dtype and device) and against the reference (float64).
 
-Ids read ``test_edge_<loss>[<subject>-<dtype>-<device>-<row>]``.  A row an implementation
+Ids read ``test_edge_<loss>[<subject>-<dtype>-<device>-<row>]``; a row ``<condition>+<variant>`` is an
+edge condition crossed with a parameter variant (``properties.edge_cases.crossed``), and
+``test_every_edge_variant_pair_is_reached`` holds every pair the contract allows to its row.  A row an implementation
 is recorded to fail (``KnownFailure``: a known deviation) is asserted to still fail, so
 the day upstream changes the behaviour, this test says so.
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from properties.edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
+from properties.coverage import draw_from
+from properties.edge_cases import CONDITIONS, EDGE_CASES, EdgeCaseFailure, allowed_pairs, edge_variant_pairs, prepared, \
+    run_edge_case
 from properties.fit import admitted, fitted
 from properties.formats import FORMATS
 from properties.specs import SPECS
@@ -26,7 +30,7 @@ def _edge_test(spec):
     def test(subject, dtype, device, row, data):
         fmt = FORMATS[dtype]
         case = data.draw(row.strategy(fmt), label="case")
-        known = known_for(row.known_failures, subject, dtype)
+        known = known_for(row.known_failures, subject, dtype, prepared(row, case, dtype))
         if not row.fixed and known is None:  # a transformed case stays in the dtype's comparable domain
             assume(spec.admits(prepared(row, case, dtype), fmt))
         # a fixed row's expectation may depend on every parameter: only a plug-in that can take it
@@ -45,3 +49,31 @@ def _edge_test(spec):
 
 for _spec in SPECS.values():
     globals()[f"test_edge_{_spec.name}"] = _edge_test(_spec)
+
+
+@pytest.mark.parametrize("loss", sorted(SPECS))
+def test_every_edge_variant_pair_is_reached(loss):
+    """Every (edge condition, parameter variant) pair the contract allows (``allowed_pairs``) has its
+    row, and that row's strategy, drawn as the gate draws it (the profile's row examples, float32,
+    the dtype's comparable domain), yields cases that show the condition in the variant: the pair
+    is reached in every run, not by luck."""
+    spec = SPECS[loss]
+    missing = sorted(set(allowed_pairs(spec)) - set(edge_variant_pairs(loss)))
+    assert not missing, f"{loss}: edge x variant pairs without a row: {missing}"
+    holds = {c.name: c.holds for c in CONDITIONS}
+    carries = {v: _variant_kwargs(spec, v) for v in spec.variants}
+    fmt = FORMATS["float32"]
+    for row in (r for r in EDGE_CASES[loss] if r.condition):
+        drawn = draw_from(row.strategy(fmt), ROW_EXAMPLES, seed=0,
+                          keep=lambda case: spec.admits(prepared(row, case, "float32"), fmt))
+        assert drawn, f"{row.id}: no case of the pair ({row.condition}, {row.variant}) in float32's domain"
+        shown = [c for c in drawn if holds[row.condition](spec, c)]
+        assert len(shown) == len(drawn), f"{row.id}: {len(drawn) - len(shown)} of {len(drawn)} cases lack the condition"
+        assert all(set(c.kwargs) - {"reduction"} == carries[row.variant] for c in drawn), (
+            f"{row.id}: cases not of the variant {row.variant!r}")
+
+
+def _variant_kwargs(spec, variant):
+    """The keyword parameters the cases of ``variant`` carry (each variant's cases carry the same)."""
+    case = draw_from(spec.cases(variant, FORMATS["float64"]), 1, seed=0)[0]
+    return set(case.kwargs) - {"reduction"}

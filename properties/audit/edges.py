@@ -105,7 +105,7 @@ def edge_matrix(spec: LossSpec, subjects: list[Subject], dtypes, devices, seed: 
 
 
 def _evaluate(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, device: str, case: Case | None) -> dict:
-    known = known_for(row.known_failures, subject, dtype)
+    known = known_for(row.known_failures, subject, dtype, case)
     rec = {"loss": spec.name, "row": row.name, "subject": subject.name, "qualname": subject.qualname,
            "dtype": dtype, "device": device, "expectation": f"{row.expect} ({row.why})",
            "deviation": known.deviation if known else None}

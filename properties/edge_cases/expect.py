@@ -95,6 +95,9 @@ class Value(Expectation):
     exact: bool = False
     nan_ok: bool = False
     tol: Callable[[Context, np.ndarray], np.ndarray] | None = None
+    #: NaN is also accepted where the expected element is +-inf (an infinite input's limit, which
+    #: finite arithmetic may reach as inf - inf: the tables' ``nan_ok`` rows), not where it is finite
+    nan_for_infinite: bool = False
 
     def want(self, ctx: Context) -> np.ndarray:
         v = self.expected(ctx) if callable(self.expected) else self.expected
@@ -126,6 +129,8 @@ class Value(Expectation):
         c = Comparison(ctx.case, ctx.fmt, got, want, bnd, np.where(np.isnan(err), np.inf, err))
         with np.errstate(over="ignore"):  # an error over a subnormal bound: inf
             ratio = np.where(np.isnan(got), 0.0, c.ratio) if self.nan_ok else c.ratio
+            if self.nan_for_infinite:
+                ratio = np.where(np.isnan(got) & np.isinf(want), 0.0, ratio)
         bad = ratio > 1.0
         if not np.any(bad):
             return None
@@ -178,8 +183,8 @@ class Agrees(Value):
         return False
 
 
-def agrees() -> Agrees:
-    return Agrees()
+def agrees(nan_for_infinite: bool = False) -> Agrees:
+    return Agrees(nan_for_infinite=nan_for_infinite)
 
 
 @dataclass(frozen=True)

@@ -13,49 +13,22 @@ laid out in memory (the reference computes the value).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume, strategies as st
+from hypothesis import strategies as st
 
 from ..cases import Case
 from ..spec import LossSpec
 from .expect import Empty, agrees, exactly, nan
 from ..layouts import LAYOUTS
+from .crossed import cut, poke, transformed_cases, value_args
 from .row import EdgeCase
-
-
-def _values(spec: LossSpec, case: Case) -> list[str]:
-    """The floating arguments that hold values (not class indices, not +-1 labels)."""
-    return [k for k, v in case.args.items() if v.dtype.kind == "f" and k not in spec.label_args]
 
 
 def _base(spec: LossSpec, fmt):
     return spec.cases(spec.variants[0], fmt)
 
 
-def _empty_batch(spec: LossSpec, reduction: str):
-    def inputs(fmt):
-        def cut(case: Case):
-            first = next(iter(case.args.values()))
-            assume(first.ndim > spec.event_dims)
-            empty = Case({k: v[:0] if v.ndim else v for k, v in case.args.items()}, case.kwargs)
-            # a batch-pooled loss (Dice with batch=True) still has per-class terms: not this row
-            assume(spec.call_reference(empty, reduction="none").size == 0)
-            return empty.with_kwargs(reduction=reduction)
-
-        return _base(spec, fmt).map(cut)
-
-    return inputs
-
-
-@st.composite
-def _one_nan(draw, spec: LossSpec, fmt):
-    case = draw(_base(spec, fmt))
-    names = [k for k in _values(spec, case) if case.args[k].size]
-    assume(names)
-    name = draw(st.sampled_from(names))
-    v = case.args[name].copy()
-    v.flat[draw(st.integers(0, v.size - 1))] = np.nan
-    return Case({**case.args, name: v}, case.kwargs).with_kwargs(
-        reduction=draw(st.sampled_from(spec.reductions)))
+def _transformed(spec: LossSpec, transform, reduction: str | None = None):
+    return transformed_cases(spec, transform, spec.variants[0], reduction)
 
 
 @st.composite
@@ -63,7 +36,7 @@ def _subnormal(draw, spec: LossSpec, fmt):
     """Every non-label floating input scaled so its largest magnitude is tiny/2 (subnormal)."""
     case = draw(_base(spec, fmt))
     args = dict(case.args)
-    for k in _values(spec, case):
+    for k in value_args(spec, case):
         v = case.args[k]
         m = np.max(np.abs(v)) if v.size else 0.0
         args[k] = v / m * (fmt.tiny / 2) if m > 0 else v  # v / m first: m may itself be subnormal
@@ -87,9 +60,11 @@ def generic_rows(spec: LossSpec) -> list[EdgeCase]:
             expect, why = exactly(0.0, "0"), "an empty sum is 0"
         else:
             expect, why = nan("NaN"), f"'{reduction}' of an empty batch is 0/0 (torch documents NaN; pytorch#50224)"
-        rows.append(EdgeCase(spec.name, f"empty_batch-{reduction}", _empty_batch(spec, reduction), expect, why))
-    rows.append(EdgeCase(spec.name, "nan_propagates", lambda fmt: _one_nan(spec, fmt), agrees(),
-                         "a term that depends on a NaN is NaN; the others are unaffected"))
+        rows.append(EdgeCase(spec.name, f"empty_batch-{reduction}", _transformed(spec, cut(0), reduction), expect, why,
+                             condition="empty_batch", variant=spec.variants[0]))
+    rows.append(EdgeCase(spec.name, "nan_propagates", _transformed(spec, poke(np.nan)), agrees(),
+                         "a term that depends on a NaN is NaN; the others are unaffected", condition="nan",
+                         variant=spec.variants[0]))
     rows.append(EdgeCase(spec.name, "subnormal_inputs", lambda fmt: _subnormal(spec, fmt), agrees(),
                          "subnormal inputs are ordinary numbers (the model's underflow floor applies)"))
     # one row per layout of (up to) 3-d arrays, every positional tensor in it; channels-last (4-d only) is

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -31,11 +31,20 @@ class KnownFailure:
     deviation: str
     subject: str
     dtypes: tuple[str, ...] = DTYPE_NAMES
+    #: for a drawn row, the cases the deviation shows on (``when(case) -> bool``, the case as the
+    #: implementation sees it); None: every case of the row
+    when: Callable[[Case], bool] | None = field(default=None, compare=False)
+
+    def covers(self, case: Case | None) -> bool:
+        return self.when is None or case is None or bool(self.when(case))
 
 
-def find_known_failure(known_failures, qualname: str, dtype: str | None = None) -> KnownFailure | None:
-    """The recorded known failure of subject ``qualname`` (in ``dtype``, if given), or None."""
-    return next((k for k in known_failures if k.subject == qualname and (dtype is None or dtype in k.dtypes)), None)
+def find_known_failure(known_failures, qualname: str, dtype: str | None = None,
+                       case: Case | None = None) -> KnownFailure | None:
+    """The recorded known failure of subject ``qualname`` (in ``dtype``, if given; on ``case``,
+    if given), or None."""
+    return next((k for k in known_failures if k.subject == qualname and (dtype is None or dtype in k.dtypes)
+                 and k.covers(case)), None)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class EdgeCase:
     dtypes: tuple[str, ...] = DTYPE_NAMES
     layout: Layout | None = None
     known_failures: tuple[KnownFailure, ...] = ()
+    #: the (edge condition, parameter variant) pair a row built by crossing reaches
+    #: (``properties.edge_cases.crossed``); "" for a hand-written row
+    condition: str = ""
+    variant: str = ""
 
     @property
     def id(self) -> str:
@@ -136,9 +149,11 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
         raise failure(f"edge case {row.id}: {first}", detail, shape=shape)
 
 
-def known_for(known_failures, subject: Subject, dtype: str | None = None) -> KnownFailure | None:
-    """The known failure that applies to ``subject``: its own record; for a plug-in (which may
-    show any recorded deviation, not must) the first record of the row in ``dtype``."""
+def known_for(known_failures, subject: Subject, dtype: str | None = None,
+              case: Case | None = None) -> KnownFailure | None:
+    """The known failure that applies to ``subject`` (on ``case``, for a drawn row whose records
+    show on some cases only): its own record; for a plug-in (which may show any recorded
+    deviation, not must) the first record of the row in ``dtype``."""
     if subject.allows_known_deviations:
-        return next((k for k in known_failures if dtype is None or dtype in k.dtypes), None)
-    return find_known_failure(known_failures, subject.qualname, dtype)
+        return next((k for k in known_failures if (dtype is None or dtype in k.dtypes) and k.covers(case)), None)
+    return find_known_failure(known_failures, subject.qualname, dtype, case)

@@ -130,6 +130,11 @@ CATALOGUE: list[Entry] = [
          "hand-written backward reads the incoming gradient at its first element for every sample "
          "(right for 'mean', 'sum' and ones)", GRADIENT, region="cotangent", caught_in="test_gradient_cross_entropy",
          source="https://github.com/paiml/aprender/pull/2182"),
+    _bug("cross_entropy", "classification:ce_ignored_masked_by_multiplication",
+         "ignored targets removed by multiplying their terms by a 0/1 mask after the log: a -inf logit at an ignored "
+         "position gives inf * 0 = NaN (label smoothing: any class of the ignored row)", EDGE,
+         region="edge x variant", caught_in="test_edge_cross_entropy",
+         source="https://github.com/candle-org/MindAct/pull/1633"),
     _bug("cross_entropy", "classification:ce_weighted_mean_over_n",
          "weighted 'mean' of index targets divides by the number of non-ignored targets, not by sum w[t_i]",
          AGREEMENT),

@@ -177,6 +177,34 @@ def ce_backward_first_upstream(input, target, reduction="mean"):
     return reduce(terms, reduction).to(input.dtype)
 
 
+def ce_ignored_masked_by_multiplication(input, target, weight=None, ignore_index=-100, reduction="mean",
+                                        label_smoothing=0.0):
+    """BUG: ignored targets are removed by multiplying their terms by a 0/1 mask *after* the log
+    (``loss * (target != ignore_index)``), not by selecting 0 for them: where an ignored position has
+    a -inf logit (a masked class), its -log_softmax is +inf and ``inf * 0`` is NaN, which leaks into
+    'none' and poisons 'mean' and 'sum' (the label-smoothing term sums -log p over every class, so any
+    -inf logit of an ignored row does it; the NLL term, one at the gathered class).  Right whenever every
+    logit is finite.  Modelled on candle-org/MindAct#1633 ("cross_entropy will output nan when inputs
+    has inf, because the compute of smoothing labeling") and pytorch/pytorch#11551 (-inf logits of
+    ignored targets leak through ``ignore_index``); torch masks with ``masked_fill``/``where``."""
+    x, axis, n_classes, w_b, eps = _ce_setup(input, weight, label_smoothing, reduction)
+    if target.is_floating_point():
+        return cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+    neglogp = _neg_log_softmax(x, axis)
+    ignored = _check_index_target(input, target, axis, n_classes, ignore_index)
+    keep = (~ignored).to(x.dtype)
+    t = target.masked_fill(ignored, 0)
+    nll = neglogp.gather(axis, t.unsqueeze(axis)).squeeze(axis)
+    wt = (torch.ones_like(nll) if w_b is None else w_b.reshape(-1)[t]) * keep
+    terms = wt * nll  # BUG: 0 * inf = NaN at an ignored target whose gathered logit is -inf
+    if eps > 0:
+        smooth = (neglogp if w_b is None else neglogp * w_b).sum(dim=axis) * keep  # BUG: the same, any class
+        terms = (1.0 - eps) * terms + (eps / n_classes) * smooth
+    if reduction == "mean":
+        return (terms.sum() / wt.sum()).to(input.dtype)
+    return reduce(terms, reduction).to(input.dtype)
+
+
 def ce_weighted_mean_over_n(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """BUG: the weighted 'mean' of index targets divides by the number of non-ignored targets N
     instead of by the sum of their class weights sum w[t_i] (torch's documented weighted mean)."""
