@@ -57,9 +57,11 @@ def band(m: float) -> str:
     return next(label for label, lo, hi in BANDS[1:] if lo <= m < hi)
 
 
-def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0) -> list[Case]:
+def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0,
+               reduction: str | None = None) -> list[Case]:
     """``n`` cases of ``spec``'s ``variant`` in ``dtype`` as a ``@given`` test draws them (``seed``: a
-    derandomized run, None: random).  Cases the strategy itself rejects are not counted."""
+    derandomized run, None: random; ``reduction``: drawn for it, as the agreement tests do).  Cases the
+    strategy itself rejects are not counted."""
     drawn: list[Case] = []
     fmt = FORMATS[dtype]
 
@@ -67,7 +69,7 @@ def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | Non
               suppress_health_check=list(HealthCheck), phases=[p for p in settings().phases if p.name != "shrink"])
     @given(data=st.data())
     def run(data):
-        drawn.append(data.draw(spec.cases(variant, fmt)))
+        drawn.append(data.draw(spec.cases(variant, fmt, reduction) if reduction else spec.cases(variant, fmt)))
 
     run()
     return drawn
@@ -76,6 +78,28 @@ def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | Non
 def histogram(spec: LossSpec, dtype: str, n: int, seed: int | None = 0) -> Counter:
     """``{band: examples}`` over ``n`` examples of every variant of ``spec`` in ``dtype``."""
     return Counter(band(magnitude(spec, c)) for v in spec.variants for c in draw_cases(spec, v, dtype, n, seed))
+
+
+#: a long reduction: a sum of at least this many terms (``properties.strategies.LONG_TERMS``)
+LONG = 1000
+
+
+def reductions_drawn(spec: LossSpec, dtype: str, reduction: str, n: int, seed: int | None = 0) -> dict:
+    """Over ``n`` examples of every variant of ``spec`` drawn for ``reduction`` in ``dtype``: how many
+    (``examples``), how many sum at least ``LONG`` terms (``long``: ``LossSpec.summed``), and how many
+    have terms whose sum exceeds the dtype's largest value (``overflowing``: for a 'mean', terms a
+    sum in the dtype cannot hold)."""
+    fmt = FORMATS[dtype]
+    out = {"examples": 0, "long": 0, "overflowing": 0}
+    for variant in spec.variants:
+        for case in draw_cases(spec, variant, dtype, n, seed, reduction):
+            out["examples"] += 1
+            out["long"] += spec.summed(case) >= LONG
+            if reduction != "none":
+                with np.errstate(all="ignore"):
+                    terms = spec.call_reference(case, reduction="none")
+                out["overflowing"] += bool(np.nansum(np.abs(terms)) > fmt.max)
+    return out
 
 
 def table(specs: dict[str, LossSpec], dtypes=DTYPE_NAMES, n: int = 40, seed: int | None = 0) -> str:

@@ -197,13 +197,24 @@ def long_terms(limit: float = math.inf) -> st.SearchStrategy[int]:
     return st.integers(0, k - 1).flatmap(lambda i: st.integers(LONG_TERMS[0], hi) if i == k - 1 else st.just(0))
 
 
-def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...] = MEAN_LIKE) -> int:
-    """How many terms whose magnitudes must add up to a finite value in the dtype: 1 for a reduction in
-    ``mean_like`` (a 'mean' of terms each in range is in range: its *sum* may overflow, and must not
-    matter), else (a 'sum', or ``None``: a case drawn for any reduction) ``n_terms``.  A spec passes a
-    narrower ``mean_like`` where the function it mirrors computes its mean as a sum in the dtype divided
-    afterwards (a recorded known deviation)."""
-    return 1 if reduction in mean_like else int(n_terms)
+#: the accumulator a correct implementation sums half-precision terms in (torch: float32 for float16 and
+#: bfloat16 on CPU and CUDA): a 'mean' may hold terms whose sum overflows the dtype as long as it does
+#: not overflow this
+ACCUMULATOR_MAX = float(np.finfo(np.float32).max)
+
+
+def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...] = MEAN_LIKE, fmt=None) -> int:
+    """How many terms whose magnitudes must add up to a finite value in the dtype ``fmt``: for a reduction
+    in ``mean_like`` only as many as a float32 accumulator needs (``ACCUMULATOR_MAX``): 1 in float16 --
+    a 'mean' of terms each in range is in range, its *sum* may overflow float16 and must not matter --
+    but all of them in bfloat16, float32 and float64, whose sums a float32 (or the dtype's own)
+    accumulator cannot hold beyond the dtype's range (torch's mean is inf there too); else (a 'sum', or
+    ``None``: a case drawn for any reduction) ``n_terms``.  A spec passes a narrower ``mean_like``
+    where the function it mirrors computes its mean as a sum in the dtype divided afterwards (a
+    recorded known deviation)."""
+    if reduction in mean_like and fmt is not None and fmt.max * n_terms < ACCUMULATOR_MAX:
+        return 1
+    return int(n_terms)
 
 
 #: the spread of a long 'mean' example drawn in its mean band (:func:`mean_band`): terms of one order, as a

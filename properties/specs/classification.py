@@ -73,7 +73,7 @@ def _ce_cases(draw, variant, fmt, reduction=None):
     n = int(np.prod(shape)) // n_classes
     per_row = n // shape[0] if axis else 1
     rows, seed = draw(S.extension(n_long, per_row))
-    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row), _CE_MEAN_LIKE))
+    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row), _CE_MEAN_LIKE, fmt=fmt))
     x = draw(S.array(shape, S.reals(1e-3, cap)))
     kwargs = {}
     if "weight" in feats:
@@ -169,17 +169,18 @@ def _bce_cases(draw, variant, fmt, reduction=None):
     return S.lengthen_case(case, rows, seed)
 
 
-def _logits_cap(fmt, reduction, n_long):
-    """Logits' cap: a term is at most about |x| (times the weights), 1000 of them (or a long sum's terms)
-    sum to a finite value -- one term for a 'mean' (``S.summed_count``)."""
-    return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long))))
+def _logits_cap(fmt, reduction, n_long, gain: float = 1.0):
+    """Logits' cap: a term is at most about |x| times the weights (``gain``: their largest product), 1000
+    of them (or a long sum's terms) sum to a finite value -- one term for a float16 'mean'
+    (``S.summed_count``)."""
+    return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long * gain), fmt=fmt)))
 
 
 @st.composite
 def _bcel_cases(draw, variant, fmt, reduction=None):
     n_long = draw(S.long_terms())
-    cap = _logits_cap(fmt, reduction, n_long)
     feats = set(variant.split("-"))
+    cap = _logits_cap(fmt, reduction, n_long, 1e2 ** len(feats & {"weight", "pos_weight"}))
     case, (rows, seed) = draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats,
                                         n_long=n_long))
     if draw(st.booleans()):  # logits close to logit(t) at some soft targets: the loss's minimum, where it flattens

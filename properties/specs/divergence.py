@@ -21,7 +21,7 @@ def _kl_cases(draw, variant, fmt, reduction=None):
     log_target = variant == "log_target"
     # log-probabilities down to -cap (exp(-cap) underflows in every dtype beyond ~-100); 'batchmean' is
     # torch's sum / N, formed in the dtype: sized as a sum
-    count = S.summed_count(reduction, max(64, rows * int(np.prod(shape[1:], dtype=np.int64))))
+    count = S.summed_count(reduction, max(64, rows * int(np.prod(shape[1:], dtype=np.int64))), fmt=fmt)
     cap = min(1e3, fmt.headroom_cap(count=count) / 4)
     x = -draw(S.array(shape, S.reals(1e-6, cap, signed=False)))
     if log_target:

@@ -24,7 +24,7 @@ def _hinge_cases(draw, variant, fmt, reduction=None):
     shape = draw(S.shapes(1 if n_long else 0, 3, 1, 4))
     rows, seed = draw(S.extension(n_long, int(np.prod(shape[1:], dtype=np.int64))))
     # terms up to |margin| + |x|: 256 of them (or a long sum's) sum to a finite value, one for a 'mean'
-    count = S.summed_count(reduction, max(256, rows * int(np.prod(shape[1:], dtype=np.int64))))
+    count = S.summed_count(reduction, max(256, rows * int(np.prod(shape[1:], dtype=np.int64))), fmt=fmt)
     cap = fmt.headroom_cap(count=count)
     x = draw(S.array(shape, S.reals(1e-4, cap) if variant == "any_sign" else S.reals(1e-4, cap, signed=False)))
     y = draw(S.pm_ones(shape))
@@ -59,7 +59,7 @@ def _rows(draw, n_arrays, fmt, power, reduction=None, n_long=0, term_power=1.0, 
     rows, seed = draw(S.extension(n_long, 1))
     cap = fmt.headroom_cap(power=power, count=4 * d)
     if n_long and term_power > 0:  # a distance is at most 2 D^(1/p) cap: N terms of it^term_power
-        cap = min(cap, fmt.headroom_cap(power=term_power, count=S.summed_count(reduction, rows)) / (2 * d ** (1 / p_norm)))
+        cap = min(cap, fmt.headroom_cap(power=term_power, count=S.summed_count(reduction, rows, fmt=fmt)) / (2 * d ** (1 / p_norm)))
     return draw(S.related(shape, n_arrays, fmt.tiny ** (1 / power) * 16, cap, 1e12)), (rows, seed)
 
 
@@ -72,7 +72,7 @@ def _triplet_cases(draw, variant, fmt, reduction=None):
     p = 2.0 if variant == "p2" else draw(TRIPLET_P)
     (a, pos, neg), (rows, seed) = draw(_rows(3, fmt, power=max(p, 1.0), reduction=reduction, n_long=n_long,
                                              p_norm=min(p, 1.0)))
-    top = 1e2 if not n_long else min(1e2, fmt.headroom_cap(count=S.summed_count(reduction, rows)) / 2)
+    top = 1e2 if not n_long else min(1e2, fmt.headroom_cap(count=S.summed_count(reduction, rows, fmt=fmt)) / 2)
     kwargs = {
         "margin": draw(S.parameter(1e-3, top, 16 * fmt.tiny)),
         "p": p,
@@ -163,7 +163,7 @@ def margin_top(fmt, count: int = 4 * 64) -> float:
 @st.composite
 def _contrastive_cases(draw, variant, fmt, reduction=None):
     n_long = draw(S.long_terms())
-    top = margin_top(fmt, 4 * S.summed_count(reduction, max(64, n_long)))
+    top = margin_top(fmt, 4 * S.summed_count(reduction, max(64, n_long), fmt=fmt))
     return draw(_pair_cases(variant, fmt, st.one_of(st.just(min(1.0, top)), S.parameter(1e-3, top, 16 * fmt.tiny)),
                             cosine=False, reduction=reduction, n_long=n_long, top=top))
 

@@ -37,7 +37,7 @@ def _residual_case(draw, fmt, weight: bool, reduction=None, power: float = 2.0, 
     per_row = int(np.prod(shape[1:], dtype=np.int64))
     rows, seed = draw(S.extension(n_long, per_row))
     n_terms = max(rows * per_row, MAX_ELEMS)
-    count = S.summed_count(reduction, n_terms, mean_like)
+    count = S.summed_count(reduction, n_terms, mean_like, fmt=fmt)
     cap = _residual_cap(fmt, count, power)
     top, in_band = draw(S.mean_band(16 * fmt.tiny, cap,
                                     fmt.headroom_cap(power, n_terms, 1.0) if n_long and count == 1 else None))
