@@ -47,7 +47,8 @@ def _residual_case(draw, fmt, weight: bool, reduction=None, power: float = 2.0, 
     else:  # one scale for input and target (within 30 decades of each other), the target independent or close
         x, y = draw(S.related(shape, 2, 16 * fmt.tiny, cap, 1e30, top=top))
     w = draw(S.array(shape, S.log_uniform(1e-2, 1e2))) if weight else None
-    x = draw(_at_transition(x, y, at, cap))
+    if not in_band:  # (a band example is about its sum: residuals near a small transition would shrink it)
+        x = draw(_at_transition(x, y, at, cap))
     x, y, w = S.lengthen([x, y, w], rows, seed)
     return Case({"input": x, "target": y}, {**({} if w is None else {"weight": w}), **(parameters or {})})
 
