@@ -268,17 +268,19 @@ def lengthen(arrays, rows: int, seed: int, axis: int = 0):
     return [None if a is None else np.take(a, index, axis=axis) for a in arrays]
 
 
-def lengthen_case(case, rows: int, seed: int):
+def lengthen_case(case, rows: int, seed: int, also: tuple[str, ...] = ()):
     """``case`` (a :class:`properties.cases.Case`) with ``rows`` rows along its first argument's first
     axis (:func:`lengthen`): every array argument or keyword of the same rank and first dimension (a target,
-    a full-shape weight) is extended with it, the others (a per-class weight) stay."""
+    a full-shape weight) is extended with it, and the arguments named in ``also`` (the (N,) labels of
+    (N, D) rows); the others (a per-class weight) stay."""
     from .cases import Case
 
     first = next(iter(case.args.values()))
     if rows <= 0 or first.ndim == 0 or rows <= first.shape[0]:
         return case
     names = [(where, k) for where, d in (("args", case.args), ("kwargs", case.kwargs)) for k, v in d.items()
-             if isinstance(v, np.ndarray) and v.ndim == first.ndim and v.shape[0] == first.shape[0]]
+             if isinstance(v, np.ndarray) and (v.ndim == first.ndim or k in also) and v.ndim
+             and v.shape[0] == first.shape[0]]
     grown = dict(zip(names, lengthen([getattr(case, w)[k] for w, k in names], rows, seed)))
     return Case({k: grown.get(("args", k), v) for k, v in case.args.items()},
                 {k: grown.get(("kwargs", k), v) for k, v in case.kwargs.items()})

@@ -58,7 +58,11 @@ _CE_MEAN_LIKE = ("none",)
 @st.composite
 def _ce_cases(draw, variant, fmt, reduction=None):
     feats = set(variant.split("-"))
-    n_long = draw(S.long_terms())
+    # a weighted term is up to 1e2 times the unweighted one, and at least log C whatever the logits (a
+    # label-smoothed or probability target): a 'sum' keeps at most max / (1e2 (1 + log C)) terms finite
+    gain = 1e2 if "weight" in feats else 1.0
+    limit = math.inf if reduction in _CE_MEAN_LIKE else fmt.headroom_cap() / (gain * (1 + math.log(MAX_CLASSES)))
+    n_long = draw(S.long_terms(limit))
     n_classes = draw(st.integers(1, MAX_CLASSES))
     kind = draw(st.sampled_from(CE_SHAPE_KINDS))
     if kind == "no_batch" and n_long:  # one sample is one term: a long example has a batch
@@ -73,7 +77,7 @@ def _ce_cases(draw, variant, fmt, reduction=None):
     n = int(np.prod(shape)) // n_classes
     per_row = n // shape[0] if axis else 1
     rows, seed = draw(S.extension(n_long, per_row))
-    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row), _CE_MEAN_LIKE, fmt=fmt))
+    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row * gain), _CE_MEAN_LIKE, fmt=fmt))
     x = draw(S.array(shape, S.reals(1e-3, cap)))
     kwargs = {}
     if "weight" in feats:

@@ -132,7 +132,7 @@ def _pair_cases(draw, variant, fmt, margin, cosine: bool, reduction=None, n_long
             m = moved
     case = Case({"input1": a, "input2": b, "target": y}, {"margin": m})
     assume(not cosine or _cosine_admits(case, fmt))
-    return S.lengthen_case(case, rows, seed)
+    return S.lengthen_case(case, rows, seed, also=("target",))
 
 
 def _cosine_admits(case: Case, fmt) -> bool:
