@@ -57,18 +57,28 @@ def band(m: float) -> str:
     return next(label for label, lo, hi in BANDS[1:] if lo <= m < hi)
 
 
-def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0) -> list[Case]:
+def draw_cases(spec: LossSpec, variant: str, dtype: str, n: int, seed: int | None = 0,
+               reduction: str | None = None) -> list[Case]:
     """``n`` cases of ``spec``'s ``variant`` in ``dtype`` as a ``@given`` test draws them (``seed``: a
-    derandomized run, None: random).  Cases the strategy itself rejects are not counted."""
-    return draw_from(spec.cases(variant, FORMATS[dtype]), n, seed)
+    derandomized run, None: random; ``reduction``: drawn for it, as the agreement tests do, with a fixed
+    seed of its own per (loss, variant, dtype, reduction), as the gate's tests each have).  Cases the
+    strategy itself rejects are not counted."""
+    fmt = FORMATS[dtype]
+    strategy = spec.cases(variant, fmt, reduction) if reduction else spec.cases(variant, fmt)
+    own = f"{spec.name}-{variant}-{dtype}-{reduction}" if reduction is not None else None
+    return draw_from(strategy, n, seed, own=own)
 
 
-def draw_from(strategy: st.SearchStrategy, n: int, seed: int | None = 0, keep=lambda case: True) -> list:
+def draw_from(strategy: st.SearchStrategy, n: int, seed: int | None = 0, keep=lambda case: True,
+              own: str | None = None) -> list:
     """``n`` examples of ``strategy`` as a ``@given`` test draws them (``seed``: a derandomized run, None:
-    random); ``keep(example)`` False: rejected as the test's ``assume`` would (not counted)."""
+    random; ``own``: a derandomized run seeded by this key instead -- derandomize seeds every run alike,
+    one random stream for all of them); ``keep(example)`` False: rejected as the test's ``assume`` would
+    (not counted)."""
     drawn: list = []
+    own = own if seed is not None else None
 
-    @settings(max_examples=n, database=None, derandomize=seed is not None, deadline=None,
+    @settings(max_examples=n, database=None, derandomize=seed is not None and own is None, deadline=None,
               suppress_health_check=list(HealthCheck), phases=[p for p in settings().phases if p.name != "shrink"])
     @given(data=st.data())
     def run(data):
@@ -76,6 +86,12 @@ def draw_from(strategy: st.SearchStrategy, n: int, seed: int | None = 0, keep=la
         assume(keep(example))
         drawn.append(example)
 
+    if own is not None:
+        import zlib
+
+        from hypothesis import seed as fixed_seed
+
+        run = fixed_seed(zlib.crc32(f"{own}-{seed}".encode()))(run)
     run()
     return drawn
 
@@ -83,6 +99,28 @@ def draw_from(strategy: st.SearchStrategy, n: int, seed: int | None = 0, keep=la
 def histogram(spec: LossSpec, dtype: str, n: int, seed: int | None = 0) -> Counter:
     """``{band: examples}`` over ``n`` examples of every variant of ``spec`` in ``dtype``."""
     return Counter(band(magnitude(spec, c)) for v in spec.variants for c in draw_cases(spec, v, dtype, n, seed))
+
+
+#: a long reduction: a sum of at least this many terms (``properties.strategies.LONG_TERMS``)
+LONG = 1000
+
+
+def reductions_drawn(spec: LossSpec, dtype: str, reduction: str, n: int, seed: int | None = 0) -> dict:
+    """Over ``n`` examples of every variant of ``spec`` drawn for ``reduction`` in ``dtype``: how many
+    (``examples``), how many sum at least ``LONG`` terms (``long``: ``LossSpec.summed``), and how many
+    have terms whose sum exceeds the dtype's largest value (``overflowing``: for a 'mean', terms a
+    sum in the dtype cannot hold)."""
+    fmt = FORMATS[dtype]
+    out = {"examples": 0, "long": 0, "overflowing": 0}
+    for variant in spec.variants:
+        for case in draw_cases(spec, variant, dtype, n, seed, reduction):
+            out["examples"] += 1
+            out["long"] += spec.summed(case) >= LONG
+            if reduction != "none":
+                with np.errstate(all="ignore"):
+                    terms = spec.call_reference(case, reduction="none")
+                out["overflowing"] += bool(np.nansum(np.abs(terms)) > fmt.max)
+    return out
 
 
 def table(specs: dict[str, LossSpec], dtypes=DTYPE_NAMES, n: int = 40, seed: int | None = 0) -> str:

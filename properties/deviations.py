@@ -136,6 +136,42 @@ def cosine_zero_vector_float16_is_nan() -> bool:
     return bool(torch.isnan(out).all()) and bool(np.all(ref == 1.0))
 
 
+def _half_sum_overflows(loss, mean_like) -> bool:
+    """``loss`` (float16, 4000 terms of 40 or 80) is inf where ``mean_like`` (the same terms' mean, fused) is
+    finite: a sum in the input dtype divided afterwards."""
+    import torch
+
+    return bool(torch.isinf(loss)) and bool(torch.isfinite(mean_like))
+
+
+def cross_entropy_half_mean_overflows() -> bool:
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.zeros(4000, 2, dtype=torch.float16)
+    x[:, 0] = 80.0  # -log_softmax of class 1: 80 per sample, mean 80, sum 320000
+    y = torch.ones(4000, dtype=torch.long)
+    terms = F.cross_entropy(x, y, reduction="none")
+    return _half_sum_overflows(F.cross_entropy(x, y), terms.float().mean()) and float(terms[0]) == 80.0
+
+
+def mse_weighted_half_mean_overflows() -> bool:
+    import torch
+    import torch.nn.functional as F
+
+    x, zero = torch.full((4000,), 6.0, dtype=torch.float16), torch.zeros(4000, dtype=torch.float16)
+    w = torch.full((4000,), 2.0, dtype=torch.float16)  # 2 * 36 per element: weighted mean 36, sum 288000
+    return _half_sum_overflows(F.mse_loss(x, zero, weight=w), F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
+
+
+def kl_div_batchmean_half_overflows() -> bool:
+    import torch
+    import torch.nn.functional as F
+
+    x, t = torch.full((4000, 1), -40.0, dtype=torch.float16), torch.ones(4000, 1, dtype=torch.float16)
+    return _half_sum_overflows(F.kl_div(x, t, reduction="batchmean"), F.kl_div(x, t, reduction="mean"))
+
+
 def _bce_input_grad(x, t, dtype):
     import torch
     import torch.nn.functional as F
@@ -366,6 +402,7 @@ def monai_dice_negative_smooth_accepted() -> bool:
 CHECKS = {f.__name__: f for f in (
     bce_weight_not_differentiable, bce_with_logits_weights_not_differentiable,
     cross_entropy_index_weight_not_differentiable,
+    cross_entropy_half_mean_overflows, mse_weighted_half_mean_overflows, kl_div_batchmean_half_overflows,
     monai_dice_squared_pred_nan_second_derivative_at_zero_prediction,
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,

@@ -177,11 +177,11 @@ def fitted(spec: LossSpec, subject) -> LossSpec:
         return spec
     out: FittedSpec  # built below; the strategies close over it
 
-    def cases(variant, fmt):
+    def cases(variant, fmt, reduction=None):
         # a declared compute dtype narrower than fmt: drawn for its range, rounded to it
         narrow = conventions.arithmetic(declared, fmt)
         # a case that cannot be fitted is drawn as is: admitted() (or the invariant's evaluator) rejects it, with the reason
-        drawn = spec.cases(variant, narrow).map(lambda c: out.fit(c) or c)
+        drawn = spec.cases(variant, narrow, reduction).map(lambda c: out.fit(c) or c)
         return drawn if narrow is fmt else drawn.map(lambda c: c.rounded(narrow.name))
 
     cases.draws_layouts = True  # spec.cases draws them (properties.layouts.laid_out)

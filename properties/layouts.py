@@ -152,14 +152,14 @@ def _draw_layouts(draw, cases, admits, fmt):
 
 
 def laid_out(cases: Callable, admits: Callable) -> Callable:
-    """``cases(variant, fmt)`` (a spec's strategy) with a memory layout drawn for every array of each
+    """``cases(variant, fmt, reduction=None)`` (a spec's strategy) with a memory layout drawn for every array of each
     case: all contiguous in about half of the cases (``CONTIGUOUS_SHARE``), else a layout per array among
     those that apply to its shape (contiguous where none does).  ``admits``: the spec's domain check."""
     if getattr(cases, "draws_layouts", False):
         return cases
 
-    def drawn(variant, fmt):
-        return _draw_layouts(cases(variant, fmt), admits, fmt)
+    def drawn(variant, fmt, reduction=None):
+        return _draw_layouts(cases(variant, fmt) if reduction is None else cases(variant, fmt, reduction), admits, fmt)
 
     drawn.draws_layouts = True
     drawn.__wrapped__ = cases

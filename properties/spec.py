@@ -28,10 +28,13 @@ class LossSpec:
     reference:   the float64 reference in ``refimpl`` (same signature as the torch function).
     arg_names:   the positional tensor arguments, in call order.
     torch_function: dotted path of the torch function it checks, or None (no built-in).
-    cases:       ``cases(variant, fmt) -> SearchStrategy[Case]``: the input domain of one
-                 variant, with magnitudes sized for the dtype format ``fmt``; every array of a
-                 drawn case gets a memory layout (``properties.layouts.laid_out``, applied here
-                 to every spec: all contiguous in about half of the cases).
+    cases:       ``cases(variant, fmt, reduction=None) -> SearchStrategy[Case]``: the input domain of
+                 one variant, with magnitudes sized for the dtype format ``fmt`` and the ``reduction``
+                 the case is checked with (None: any; a 'mean' may hold terms whose sum overflows the
+                 dtype, a 'sum' may not -- ``properties.strategies.summed_count``).  A minority of the
+                 examples are long reductions (``properties.strategies.long_terms``).  Every array of a
+                 drawn case gets a memory layout (``properties.layouts.laid_out``, applied here to every
+                 spec: all contiguous in about half of the cases).
     variants:    named regions of the parameter space (test-id suffixes); each variant's
                  cases always carry the same keyword parameters.
     scale:       the tolerance model's error budget, ``properties.tolerance.scale_<name>``.
@@ -55,6 +58,10 @@ class LossSpec:
                  (``properties.fit``).
     shape_kind:  ``shape_kind(case) -> str``: the input layout a case has (cross-entropy: batch, spatial,
                  no_batch), for the coverage measure; default: the first argument's number of dimensions.
+    sum_length:  ``sum_length(case) -> int``: the number of terms of the longest sum the loss forms on the
+                 case (its reduction's terms; Dice: the spatial sums inside each term), for the measure of
+                 long reductions (``properties.coverage``); default: the first argument's elements over
+                 its ``event_dims``.
     sized_by:    parameters the strategy sizes magnitudes by (triplet's ``p``: the cap of |x|^p): a case
                  drawn with another value is outside the domain at the default, so an implementation
                  lacking the parameter is checked only on cases drawn at its default.
@@ -79,6 +86,14 @@ class LossSpec:
     without: dict = field(default_factory=dict)
     sized_by: tuple[str, ...] = ()
     shape_kind: Callable[[Case], str] | None = None
+    sum_length: Callable[[Case], int] | None = None
+
+    def summed(self, case: Case) -> int:
+        """The number of terms of the longest sum the loss forms on ``case`` (``sum_length``)."""
+        if self.sum_length is not None:
+            return int(self.sum_length(case))
+        x = np.asarray(next(iter(case.args.values())))
+        return int(np.prod(x.shape[: x.ndim - self.event_dims], dtype=np.int64)) if x.ndim >= self.event_dims else 1
 
     def __post_init__(self):
         from .layouts import laid_out

@@ -117,14 +117,14 @@ def reals(lo: float, hi: float, *, signed: bool = True, zero: bool = True, ordin
 
 
 @st.composite
-def related(draw, shape, n: int, lo: float, hi: float, span: float, *, signed: bool = True, zero: bool = True
-            ) -> list[np.ndarray]:
+def related(draw, shape, n: int, lo: float, hi: float, span: float, *, signed: bool = True, zero: bool = True,
+            top: float | None = None) -> list[np.ndarray]:
     """``n`` arrays of one scale: magnitudes within ``span`` of a largest one ``top``, drawn log-uniform
     in [lo, hi] (in ``ORDINARY`` about half of the time); elements are ``top`` times magnitudes in
     [1/span, 1], the largest scaled to 1 (clamped up to ``lo``).  Real tensors span a few dozen decades, not the whole exponent
     range that elements drawn independently over [lo, hi] would.  Each array after the first is either
     drawn the same way or :func:`close_to` the first (cancellation in their difference)."""
-    top = draw(log_uniform(lo, hi))
+    top = draw(log_uniform(lo, hi)) if top is None else top  # ``top``: drawn by the caller (mean_band)
     unit = array(shape, reals(1.0 / span, 1.0, signed=signed, zero=zero, ordinary=False))
 
     def at_scale(u):
@@ -165,6 +165,125 @@ def array(shape, elements: st.SearchStrategy, dtype=np.float64) -> st.SearchStra
         return hnp.arrays(np.float64, shape, elements=raw, fill=st.nothing()).map(
             lambda u: np.asarray(transform(u), dtype=dtype))
     return hnp.arrays(dtype, shape, elements=elements)
+
+
+#: Long reductions (issue 19): a minority of the examples sums LONG_TERMS terms, where summing term by
+#: term in half precision stops growing (float16: 2048 + 1 rounds to 2048; bfloat16 already at 256 + 1)
+#: and where a 'mean' fits the dtype while the sum of its terms overflows (float16: 65504).  Drawn in
+#: LONG_SHARE of the examples, never element by element: :func:`lengthen` extends a small drawn case
+#: with NumPy in one vectorised step, so a long example costs about what a short one does.
+LONG_TERMS = (1000, 4096)
+LONG_SHARE = 1 / 5
+
+#: the most terms a short example sums (shapes up to 4 x 4 x 4): the count its magnitude caps have
+#: always assumed for a sum
+SHORT_TERMS = 64
+
+#: reductions whose result does not grow with the number of terms: a term in the dtype's range is
+#: enough (the implementation must not form an intermediate sum that overflows, as torch's does not)
+MEAN_LIKE = ("mean", "none")
+
+
+def long_terms(limit: float = math.inf) -> st.SearchStrategy[int]:
+    """0 (a short example) in 1 - ``LONG_SHARE`` of the draws, else a number of terms in ``LONG_TERMS``.
+
+    One integer in [0, 2^20) decides both: long where its residue mod 5 is 4, the number of terms from its
+    quotient.  (A choice among 5 drawn by Hypothesis, which favours its simplest value and mutates the
+    examples it has, made 3 of 50 examples long in one seeded run; a residue of a wide integer stays near
+    1/5.)  Shrinks to 0: short, where the failure does not need a long sum.  ``limit``: the most terms
+    whose sum stays finite in the dtype where their magnitude is bounded by the loss itself, not by a
+    cap (BCE's terms reach 100: a float16 'sum' of more than 40 overflows); below ``LONG_TERMS[0]`` no
+    example is long."""
+    k = round(1 / LONG_SHARE)
+    lo, hi = LONG_TERMS[0], int(min(LONG_TERMS[1], limit))
+
+    def terms(u: int) -> int:
+        if hi < lo or u % k != k - 1:
+            return 0
+        return lo + (u // k) % (hi - lo + 1)
+
+    return st.integers(0, 2**20 - 1).map(terms)
+
+
+#: the accumulator a correct implementation sums half-precision terms in (torch: float32 for float16 and
+#: bfloat16 on CPU and CUDA): a 'mean' may hold terms whose sum overflows the dtype as long as it does
+#: not overflow this
+ACCUMULATOR_MAX = float(np.finfo(np.float32).max)
+
+
+def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...] = MEAN_LIKE, fmt=None) -> int:
+    """How many terms whose magnitudes must add up to a finite value in the dtype ``fmt``: for a reduction
+    in ``mean_like`` only as many as a float32 accumulator needs (``ACCUMULATOR_MAX``): 1 in float16 --
+    a 'mean' of terms each in range is in range, its *sum* may overflow float16 and must not matter --
+    but all of them in bfloat16, float32 and float64, whose sums a float32 (or the dtype's own)
+    accumulator cannot hold beyond the dtype's range (torch's mean is inf there too); else (a 'sum', or
+    ``None``: a case drawn for any reduction) ``n_terms``.  A spec passes a narrower ``mean_like``
+    where the function it mirrors computes its mean as a sum in the dtype divided afterwards (a
+    recorded known deviation)."""
+    if reduction in mean_like and fmt is not None and fmt.max * n_terms < ACCUMULATOR_MAX:
+        return 1
+    return int(n_terms)
+
+
+#: the spread of a long 'mean' example drawn in its mean band (:func:`mean_band`): terms of one order, as a
+#: batch of per-sample losses has, so that their sum is about n times their mean
+MEAN_BAND_SPAN = 10.0
+
+
+@st.composite
+def mean_band(draw, lo: float, hi: float, sum_hi: float | None):
+    """``(top, in_band)``: the largest magnitude of an example, per reduction.  Log-uniform in [lo, hi]
+    (:func:`log_uniform`); where ``hi`` is a mean's cap above ``sum_hi`` -- the magnitude at which the
+    example's n terms sum to the dtype's largest value -- in two thirds of the draws within
+    [2 sum_hi, hi] (``in_band``): the band where a 'mean' fits the dtype and the sum of its terms, of one
+    order and about half the top each, does not (float16 squared residuals of 2000 terms: 11 .. 16;
+    absolute residuals: 66 .. 1024).  There the caller draws terms of one order (``MEAN_BAND_SPAN``), so the sum
+    does exceed the dtype's range in a good share of the examples (``properties.coverage``)."""
+    if sum_hi is not None and lo < 2 * sum_hi < hi and draw(st.integers(0, 2)) > 0:
+        return draw(log_uniform(2 * sum_hi, hi, ordinary=False)), True
+    return draw(log_uniform(lo, hi)), False
+
+
+@st.composite
+def extension(draw, n_terms: int, per_row: int = 1):
+    """``(rows, seed)`` for :func:`lengthen`: how many rows of ``per_row`` terms make ``n_terms`` terms
+    (0 for a short example: ``n_terms`` = 0), and a NumPy seed drawn by Hypothesis (shrinks to 0)."""
+    if n_terms <= 0:
+        return 0, 0
+    return -(-n_terms // max(per_row, 1)), draw(st.integers(0, 2**32 - 1))
+
+
+def lengthen(arrays, rows: int, seed: int, axis: int = 0):
+    """``arrays`` (sharing ``axis``, of k drawn rows; None entries pass through) with ``rows`` rows: the k
+    drawn rows first, then rows picked among them by ``numpy.random.default_rng(seed)`` -- one gather,
+    no element drawn by Hypothesis.  Every relation between the arrays of a row (a target close to its
+    input, a label, a weight) is kept; ``rows`` <= k returns the arrays as drawn."""
+    if rows <= 0:
+        return list(arrays)
+    first = next(a for a in arrays if a is not None)
+    k = first.shape[axis]
+    if rows <= k or k == 0:
+        return list(arrays)
+    index = np.concatenate([np.arange(k), np.random.default_rng(seed).integers(0, k, rows - k)])
+    return [None if a is None else np.take(a, index, axis=axis) for a in arrays]
+
+
+def lengthen_case(case, rows: int, seed: int, also: tuple[str, ...] = ()):
+    """``case`` (a :class:`properties.cases.Case`) with ``rows`` rows along its first argument's first
+    axis (:func:`lengthen`): every array argument or keyword of the same rank and first dimension (a target,
+    a full-shape weight) is extended with it, and the arguments named in ``also`` (the (N,) labels of
+    (N, D) rows); the others (a per-class weight) stay."""
+    from .cases import Case
+
+    first = next(iter(case.args.values()))
+    if rows <= 0 or first.ndim == 0 or rows <= first.shape[0]:
+        return case
+    names = [(where, k) for where, d in (("args", case.args), ("kwargs", case.kwargs)) for k, v in d.items()
+             if isinstance(v, np.ndarray) and (v.ndim == first.ndim or k in also) and v.ndim
+             and v.shape[0] == first.shape[0]]
+    grown = dict(zip(names, lengthen([getattr(case, w)[k] for w, k in names], rows, seed)))
+    return Case({k: grown.get(("args", k), v) for k, v in case.args.items()},
+                {k: grown.get(("kwargs", k), v) for k, v in case.kwargs.items()})
 
 
 def pm_ones(shape) -> st.SearchStrategy[np.ndarray]:

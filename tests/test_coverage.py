@@ -78,3 +78,46 @@ def test_cross_entropy_every_combination_is_drawn():
                for i in (False, True) for ls in (False, True) if not (t == "prob" and i)}
     assert len(allowed) == 36
     assert seen == allowed, f"never drawn: {sorted(allowed - seen)}; outside the contract: {sorted(seen - allowed)}"
+
+
+# ---- long reductions (issue 19) ------------------------------------------------------------------
+
+#: the examples one agreement test of the default profile draws (one variant, one reduction, one dtype)
+PER_TEST = settings.get_profile("default").max_examples
+
+
+@pytest.mark.parametrize("loss", sorted(SPECS))
+def test_strategy_long_reductions_in_every_dtype(loss):
+    """Every loss, in every dtype, sums at least 1000 terms (``LossSpec.summed``: its reduction's terms,
+    Dice's spatial sums) in some of the examples its agreement tests (every reduction) draw in the default
+    profile (derandomized) -- a minority of them (``S.LONG_SHARE`` = 1/5 intended, at most half) -- and
+    no 'sum' example holds terms whose sum overflows the dtype (``S.summed_count``)."""
+    from properties.coverage import reductions_drawn
+
+    spec, bad = SPECS[loss], {}
+    for dtype in DTYPE_NAMES:
+        got = {r: reductions_drawn(spec, dtype, r, PER_TEST) for r in spec.reductions}
+        examples, long = sum(g["examples"] for g in got.values()), sum(g["long"] for g in got.values())
+        if not 2 <= long <= examples / 2:
+            bad[dtype] = f"{long} long of {examples}"
+        if got.get("sum", {}).get("overflowing"):
+            bad[dtype] = f"{got['sum']['overflowing']} 'sum' examples whose sum overflows"
+    assert not bad, f"{loss}: long reductions (>= 1000 terms) not a minority of the examples, or sums overflow: {bad}"
+
+
+def test_strategy_long_reductions_floor_can_fail(monkeypatch):
+    """With long examples made (nearly) impossible the same measure finds none."""
+    from properties.coverage import reductions_drawn
+
+    monkeypatch.setattr(S, "LONG_SHARE", 1e-6)
+    assert reductions_drawn(SPECS["mse"], "float16", "mean", PER_TEST)["long"] == 0
+
+
+@pytest.mark.parametrize("loss", ["mse", "smooth_l1"])
+def test_strategy_half_mean_whose_sum_overflows(loss):
+    """float16 'mean' examples whose terms sum past 65504 (the mean in range) are drawn in the default
+    profile -- where a mean summed in the input dtype is inf (``S.mean_band``)."""
+    from properties.coverage import reductions_drawn
+
+    mean = reductions_drawn(SPECS[loss], "float16", "mean", PER_TEST)
+    assert mean["overflowing"] > 0, f"{loss}: no float16 'mean' example whose sum overflows: {mean}"

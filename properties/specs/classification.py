@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
@@ -43,16 +44,29 @@ def ce_shape_kind(case: Case) -> str:
     return "no_batch" if x.ndim == 1 else "batch" if x.ndim == 2 else "spatial"
 
 
-def _logit_cap(fmt, n_classes, batch):
-    # -log_softmax <= 2 max|x| + log C; a label-smoothed term sums C of them, a 'sum' N terms
-    return min(1e30, fmt.headroom_cap(count=4 * n_classes * batch))
+def _logit_cap(fmt, n_classes, count):
+    # -log_softmax <= 2 max|x| + log C; a label-smoothed term sums C of them, a 'sum' ``count`` terms
+    return min(1e30, fmt.headroom_cap(count=4 * n_classes * count))
+
+
+#: torch's cross-entropy 'mean' (nll_loss) sums the terms in the input dtype before dividing: in float16 it
+#: is inf where the mean fits (known deviation cross_entropy_half_mean_overflows), so a 'mean' is drawn as
+#: a sum is
+_CE_MEAN_LIKE = ("none",)
 
 
 @st.composite
-def _ce_cases(draw, variant, fmt):
+def _ce_cases(draw, variant, fmt, reduction=None):
     feats = set(variant.split("-"))
+    # a weighted term is up to 1e2 times the unweighted one, and at least log C whatever the logits (a
+    # label-smoothed or probability target): a 'sum' keeps at most max / (1e2 (1 + log C)) terms finite
+    gain = 1e2 if "weight" in feats else 1.0
+    limit = math.inf if reduction in _CE_MEAN_LIKE else fmt.headroom_cap() / (gain * (1 + math.log(MAX_CLASSES)))
+    n_long = draw(S.long_terms(limit))
     n_classes = draw(st.integers(1, MAX_CLASSES))
     kind = draw(st.sampled_from(CE_SHAPE_KINDS))
+    if kind == "no_batch" and n_long:  # one sample is one term: a long example has a batch
+        kind = "batch"
     if kind == "no_batch":
         shape, axis = (n_classes,), 0
     elif kind == "spatial":
@@ -61,7 +75,9 @@ def _ce_cases(draw, variant, fmt):
     else:
         shape, axis = (draw(st.integers(1, MAX_BATCH)), n_classes), 1
     n = int(np.prod(shape)) // n_classes
-    cap = _logit_cap(fmt, n_classes, n)
+    per_row = n // shape[0] if axis else 1
+    rows, seed = draw(S.extension(n_long, per_row))
+    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row * gain), _CE_MEAN_LIKE, fmt=fmt))
     x = draw(S.array(shape, S.reals(1e-3, cap)))
     kwargs = {}
     if "weight" in feats:
@@ -69,15 +85,24 @@ def _ce_cases(draw, variant, fmt):
     if "label_smoothing" in feats:
         kwargs["label_smoothing"] = draw(st.one_of(st.sampled_from([1.0]), st.floats(0.0, 1.0)))
     if "prob" in feats:
-        return Case({"input": x, "target": draw(S.probability_rows(shape, axis))}, kwargs)
-    tshape = shape[:axis] + shape[axis + 1 :]
-    t = draw(S.array(tshape, st.integers(0, n_classes - 1), dtype=np.int64))
-    if "ignore_index" in feats:
-        ignore = draw(st.sampled_from([-100, draw(st.integers(0, n_classes - 1))]))
-        mask = draw(S.array(tshape, st.booleans(), dtype=bool))
-        t = np.where(mask, ignore, t)
-        kwargs["ignore_index"] = ignore
+        t = draw(S.probability_rows(shape, axis))
+    else:
+        tshape = shape[:axis] + shape[axis + 1 :]
+        t = draw(S.array(tshape, st.integers(0, n_classes - 1), dtype=np.int64))
+        if "ignore_index" in feats:
+            ignore = draw(st.sampled_from([-100, draw(st.integers(0, n_classes - 1))]))
+            mask = draw(S.array(tshape, st.booleans(), dtype=bool))
+            t = np.where(mask, ignore, t)
+            kwargs["ignore_index"] = ignore
+    if axis:  # a long example: more samples along the batch axis
+        x, t = S.lengthen([x, t], rows, seed)
     return Case({"input": x, "target": t}, kwargs)
+
+
+def _ce_terms(case: Case) -> int:
+    """One term per sample and spatial position: the elements over the classes."""
+    x = case.args["input"]
+    return x.size // x.shape[0 if x.ndim == 1 else 1] if x.size else 0
 
 
 def _ce_denominator(case, terms, reduction):
@@ -106,7 +131,7 @@ CROSS_ENTROPY = LossSpec(
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
     torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
     scale=T.scale_cross_entropy, denominator=_ce_denominator,
-    event_dims=1, without={"ignore_index": _without_ignore_index}, shape_kind=ce_shape_kind,
+    event_dims=1, without={"ignore_index": _without_ignore_index}, shape_kind=ce_shape_kind, sum_length=_ce_terms,
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
 )
@@ -117,7 +142,8 @@ TARGETS01 = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 
 
 @st.composite
-def _bce_like(draw, x_elements, weight: bool, pos_weight: bool = False):
+def _bce_like(draw, x_elements, weight: bool, pos_weight: bool = False, n_long: int = 0):
+    """A short case, and ``(rows, seed)`` that :func:`S.lengthen_case` extends it with (rows 0: short)."""
     shape = draw(S.shapes(1, 3, 1, 4))
     x = draw(S.array(shape, x_elements))
     t = draw(S.array(shape, TARGETS01))
@@ -127,30 +153,47 @@ def _bce_like(draw, x_elements, weight: bool, pos_weight: bool = False):
         kwargs["weight"] = draw(S.array(wshape, S.log_uniform(1e-2, 1e2)))
     if pos_weight:
         kwargs["pos_weight"] = draw(S.array(shape[-1:], st.one_of(st.just(1.0), S.log_uniform(1e-2, 1e2))))
-    return Case({"input": x, "target": t}, kwargs)
+    extension = draw(S.extension(n_long, int(np.prod(shape[1:], dtype=np.int64))))
+    return Case({"input": x, "target": t}, kwargs), extension
+
+
+#: BCE's terms are at most 100 (torch's log clamp) times the weight (<= 1e2): the most terms a 'sum'
+#: keeps finite in the dtype (float16: none long)
+def _bce_terms_limit(fmt, reduction, weighted):
+    return math.inf if reduction in S.MEAN_LIKE else fmt.headroom_cap() / (100.0 * (1e2 if weighted else 1.0))
 
 
 @st.composite
-def _bce_cases(draw, variant, fmt):
-    case = draw(_bce_like(S.unit_interval(), weight=variant == "weight"))
+def _bce_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms(_bce_terms_limit(fmt, reduction, variant == "weight")))
+    case, (rows, seed) = draw(_bce_like(S.unit_interval(), weight=variant == "weight", n_long=n_long))
     if draw(st.booleans()):  # predictions close to their targets at some elements: t log p + (1-t) log(1-p) at p ~ t
         x, t = case.args["input"], case.args["target"]
         case = Case({**case.args, "input": np.clip(draw(S.near(t, x)), 0.0, 1.0)}, case.kwargs)
-    return case
+    return S.lengthen_case(case, rows, seed)
+
+
+def _logits_cap(fmt, reduction, n_long, gain: float = 1.0):
+    """Logits' cap: a term is at most about |x| times the weights (``gain``: their largest product), 1000
+    of them (or a long sum's terms) sum to a finite value -- one term for a float16 'mean'
+    (``S.summed_count``)."""
+    return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long * gain), fmt=fmt)))
 
 
 @st.composite
-def _bcel_cases(draw, variant, fmt):
-    cap = min(1e30, fmt.headroom_cap(count=1000))
+def _bcel_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
     feats = set(variant.split("-"))
-    case = draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats))
+    cap = _logits_cap(fmt, reduction, n_long, 1e2 ** len(feats & {"weight", "pos_weight"}))
+    case, (rows, seed) = draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats,
+                                        n_long=n_long))
     if draw(st.booleans()):  # logits close to logit(t) at some soft targets: the loss's minimum, where it flattens
         x, t = case.args["input"], case.args["target"]
         soft = (t > 0) & (t < 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.where(soft, np.log(t) - np.log1p(-t), 0.0)
         case = Case({**case.args, "input": draw(S.near(logit, x, soft))}, case.kwargs)
-    return case
+    return S.lengthen_case(case, rows, seed)
 
 
 BCE = LossSpec(
@@ -171,9 +214,9 @@ BCE_WITH_LOGITS = LossSpec(
 
 
 @st.composite
-def _focal_cases(draw, variant, fmt):
-    cap = min(1e30, fmt.headroom_cap(count=1000))
-    case = draw(_bce_like(S.reals(1e-4, cap), weight=False))
+def _focal_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
+    case, (rows, seed) = draw(_bce_like(S.reals(1e-4, _logits_cap(fmt, reduction, n_long)), weight=False, n_long=n_long))
     x, t = case.args["input"], case.args["target"]
     if variant == "hard_targets":
         t = np.round(t)
@@ -184,7 +227,7 @@ def _focal_cases(draw, variant, fmt):
     alpha = fmt.round(draw(st.one_of(st.sampled_from([0.25, -1.0, 0.0, 1.0]),
                                      st.floats(0.0, 1.0).filter(lambda a: a == 0.0 or a >= fmt.tiny))))
     gamma = draw(st.one_of(st.sampled_from([2.0, 0.0, 0.5, 1.0]), st.floats(0.0, 5.0)))
-    return Case({"inputs": x, "targets": t}, {"alpha": alpha, "gamma": gamma})
+    return S.lengthen_case(Case({"inputs": x, "targets": t}, {"alpha": alpha, "gamma": gamma}), rows, seed)
 
 
 FOCAL = LossSpec(

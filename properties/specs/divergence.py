@@ -14,11 +14,15 @@ from ..spec import LossSpec
 
 
 @st.composite
-def _kl_cases(draw, variant, fmt):
+def _kl_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
     shape = draw(S.shapes(1, 3, 1, 4))
+    rows, seed = draw(S.extension(n_long, int(np.prod(shape[1:], dtype=np.int64))))
     log_target = variant == "log_target"
-    # log-probabilities down to -cap (exp(-cap) underflows in every dtype beyond ~-100)
-    cap = min(1e3, fmt.headroom_cap(count=64) / 4)
+    # log-probabilities down to -cap (exp(-cap) underflows in every dtype beyond ~-100); 'batchmean' is
+    # torch's sum / N, formed in the dtype: sized as a sum
+    count = S.summed_count(reduction, max(64, rows * int(np.prod(shape[1:], dtype=np.int64))), fmt=fmt)
+    cap = min(1e3, fmt.headroom_cap(count=count) / 4)
     x = -draw(S.array(shape, S.reals(1e-6, cap, signed=False)))
     if log_target:
         t = -draw(S.array(shape, S.reals(1e-6, cap, signed=False)))
@@ -29,7 +33,7 @@ def _kl_cases(draw, variant, fmt):
             log_t = t if log_target else np.log(t)
         ok = np.isfinite(log_t)
         x = np.minimum(draw(S.near(np.where(ok, log_t, x), x, ok)), 0.0)
-    return Case({"input": x, "target": t}, {"log_target": log_target})
+    return S.lengthen_case(Case({"input": x, "target": t}, {"log_target": log_target}), rows, seed)
 
 
 def _kl_denominator(case, terms, reduction):

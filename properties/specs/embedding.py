@@ -3,6 +3,8 @@ cosine_embedding, contrastive."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import assume, strategies as st
 
@@ -17,19 +19,23 @@ MAX_BATCH, MAX_DIM = 6, 8
 
 
 @st.composite
-def _hinge_cases(draw, variant, fmt):
-    shape = draw(S.shapes(0, 3, 1, 4))
-    cap = fmt.headroom_cap(count=256)
+def _hinge_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
+    shape = draw(S.shapes(1 if n_long else 0, 3, 1, 4))
+    rows, seed = draw(S.extension(n_long, int(np.prod(shape[1:], dtype=np.int64))))
+    # terms up to |margin| + |x|: 256 of them (or a long sum's) sum to a finite value, one for a 'mean'
+    count = S.summed_count(reduction, max(256, rows * int(np.prod(shape[1:], dtype=np.int64))), fmt=fmt)
+    cap = fmt.headroom_cap(count=count)
     x = draw(S.array(shape, S.reals(1e-4, cap) if variant == "any_sign" else S.reals(1e-4, cap, signed=False)))
     y = draw(S.pm_ones(shape))
-    margin = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
+    margin = draw(S.parameter(1e-3, min(1e3, cap / 2), 16 * fmt.tiny))
     if variant == "any_sign":
         margin = draw(st.sampled_from([1.0, -1.0, 0.0])) * margin
     if abs(margin) <= cap / 2 and draw(st.booleans()):  # some y = -1 inputs close to the margin (max(0, m - x) bends)
         x = draw(S.near(np.full(shape, margin), x, y == -1))
         if variant != "any_sign":
             x = np.abs(x)
-    return Case({"input": x, "target": y}, {"margin": margin})
+    return S.lengthen_case(Case({"input": x, "target": y}, {"margin": margin}), rows, seed)
 
 
 HINGE_EMBEDDING = LossSpec(
@@ -42,28 +48,38 @@ HINGE_EMBEDDING = LossSpec(
 
 
 @st.composite
-def _rows(draw, n_arrays, fmt, power, batch=None):
-    """``n_arrays`` arrays of shape (N, D) or (D,), later ones independent or close to the first."""
+def _rows(draw, n_arrays, fmt, power, reduction=None, n_long=0, term_power=1.0, p_norm=2.0):
+    """``n_arrays`` arrays of shape (N, D) or (D,), later ones independent or close to the first, and the
+    ``(rows, seed)`` of a long example (N rows: :func:`S.lengthen_case`; rows 0: short).  ``power``: the
+    rows' p-th powers sum to a finite value; ``term_power``: a term grows as the distance^term_power, and
+    N of them (1 for a 'mean') sum to a finite value (a ``p_norm`` distance of rows within cap: at most
+    2 D^(1/p) cap)."""
     d = draw(st.integers(1, MAX_DIM))
-    shape = (d,) if draw(st.booleans()) else (draw(st.integers(1, MAX_BATCH)), d)
+    shape = (d,) if not n_long and draw(st.booleans()) else (draw(st.integers(1, MAX_BATCH)), d)
+    rows, seed = draw(S.extension(n_long, 1))
     cap = fmt.headroom_cap(power=power, count=4 * d)
-    return draw(S.related(shape, n_arrays, fmt.tiny ** (1 / power) * 16, cap, 1e12))
+    if n_long and term_power > 0:  # a distance is at most 2 D^(1/p) cap: N terms of it^term_power
+        cap = min(cap, fmt.headroom_cap(power=term_power, count=S.summed_count(reduction, rows, fmt=fmt)) / (2 * d ** (1 / p_norm)))
+    return draw(S.related(shape, n_arrays, fmt.tiny ** (1 / power) * 16, cap, 1e12)), (rows, seed)
 
 
 TRIPLET_P = st.one_of(st.sampled_from([2.0, 1.0, 3.0, 0.5]), st.floats(0.25, 4.0))
 
 
 @st.composite
-def _triplet_cases(draw, variant, fmt):
+def _triplet_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
     p = 2.0 if variant == "p2" else draw(TRIPLET_P)
-    a, pos, neg = draw(_rows(3, fmt, power=max(p, 1.0)))
+    (a, pos, neg), (rows, seed) = draw(_rows(3, fmt, power=max(p, 1.0), reduction=reduction, n_long=n_long,
+                                             p_norm=min(p, 1.0)))
+    top = 1e2 if not n_long else min(1e2, fmt.headroom_cap(count=S.summed_count(reduction, rows, fmt=fmt)) / 2)
     kwargs = {
-        "margin": draw(S.parameter(1e-3, 1e2, 16 * fmt.tiny)),
+        "margin": draw(S.parameter(1e-3, top, 16 * fmt.tiny)),
         "p": p,
         "eps": draw(st.sampled_from([1e-6, 0.0, 1e-3])),
         "swap": variant == "swap",
     }
-    return Case({"anchor": a, "positive": pos, "negative": neg}, kwargs)
+    return S.lengthen_case(Case({"anchor": a, "positive": pos, "negative": neg}, kwargs), rows, seed)
 
 
 TRIPLET_MARGIN = LossSpec(
@@ -87,12 +103,15 @@ def _no_zero_rows(v: np.ndarray) -> np.ndarray:
 
 
 @st.composite
-def _pair_cases(draw, variant, fmt, margin, cosine: bool):
+def _pair_cases(draw, variant, fmt, margin, cosine: bool, reduction=None, n_long=0, top=math.inf):
     """Pairs of rows and +-1 labels; ``cosine``: in the domain of the cosine comparison
-    (``_cosine_admits``; the Euclidean contrastive loss has no |a|^2 |b|^2 and no EPS)."""
+    (``_cosine_admits``; the Euclidean contrastive loss has no |a|^2 |b|^2 and no EPS).  ``n_long``: the
+    terms of a long example (0: short), whose rows are sized per ``reduction``; ``top``: the margin's cap."""
     # power 4: torch's cosine forms |a|^2 |b|^2 before the square root (overflows for
-    # |a| ~ 1e10 in float32 -- a limit of torch's formula the audit reports, not the domain)
-    a, b = draw(_rows(2, fmt, power=4))
+    # |a| ~ 1e10 in float32 -- a limit of torch's formula the audit reports, not the domain);
+    # contrastive terms grow as distance^2
+    (a, b), (rows, seed) = draw(_rows(2, fmt, power=4, reduction=reduction, n_long=n_long,
+                                      term_power=0.0 if cosine else 2.0))
     if draw(st.booleans()):  # parallel / anti-parallel partner
         b = a * draw(S.reals(1e-3, 1.0, zero=False))
     if cosine and fmt.subnormal > COSINE_EPS:
@@ -109,11 +128,11 @@ def _pair_cases(draw, variant, fmt, margin, cosine: bool):
             value = (float(np.dot(ra, rb) / np.sqrt(np.dot(ra, ra) * np.dot(rb, rb))) if cosine
                      else float(np.sqrt(np.sum((ra - rb) ** 2))))
         moved = float(draw(S.near(np.array(value), np.array(m))))
-        if np.isfinite(moved) and (-1.0 <= moved <= 1.0 if cosine else 0.0 < moved <= margin_top(fmt)):
+        if np.isfinite(moved) and (-1.0 <= moved <= 1.0 if cosine else 0.0 < moved <= top):
             m = moved
     case = Case({"input1": a, "input2": b, "target": y}, {"margin": m})
     assume(not cosine or _cosine_admits(case, fmt))
-    return case
+    return S.lengthen_case(case, rows, seed, also=("target",))
 
 
 def _cosine_admits(case: Case, fmt) -> bool:
@@ -128,21 +147,25 @@ def _cosine_admits(case: Case, fmt) -> bool:
 
 
 @st.composite
-def _cosine_cases(draw, variant, fmt):
+def _cosine_cases(draw, variant, fmt, reduction=None):
+    # terms at most 2 (1 - cos, cos - margin): a 'sum' of more than max / 32 overflows (float16: 2047)
+    limit = math.inf if reduction in S.MEAN_LIKE else fmt.headroom_cap(count=2)
     return draw(_pair_cases(variant, fmt, st.one_of(st.sampled_from([0.0, -1.0, 1.0]), st.floats(-1.0, 1.0)),
-                            cosine=True))
+                            cosine=True, reduction=reduction, n_long=draw(S.long_terms(limit))))
 
 
-def margin_top(fmt) -> float:
-    """The contrastive margin's cap: 0.5 margin^2 stays finite in the dtype, with room for a sum
-    (float16: margin <= 4)."""
-    return min(1e3, fmt.headroom_cap(power=2, count=4 * 64))
+def margin_top(fmt, count: int = 4 * 64) -> float:
+    """The contrastive margin's cap: 0.5 margin^2 stays finite in the dtype, with room for a sum of
+    ``count`` / 4 terms (float16: margin <= 4)."""
+    return min(1e3, fmt.headroom_cap(power=2, count=count))
 
 
 @st.composite
-def _contrastive_cases(draw, variant, fmt):
-    top = margin_top(fmt)
-    return draw(_pair_cases(variant, fmt, st.one_of(st.just(1.0), S.parameter(1e-3, top, 16 * fmt.tiny)), cosine=False))
+def _contrastive_cases(draw, variant, fmt, reduction=None):
+    n_long = draw(S.long_terms())
+    top = margin_top(fmt, 4 * S.summed_count(reduction, max(64, n_long), fmt=fmt))
+    return draw(_pair_cases(variant, fmt, st.one_of(st.just(min(1.0, top)), S.parameter(1e-3, top, 16 * fmt.tiny)),
+                            cosine=False, reduction=reduction, n_long=n_long, top=top))
 
 
 COSINE_EMBEDDING = LossSpec(

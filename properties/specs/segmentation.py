@@ -17,8 +17,12 @@ from ..spec import LossSpec
 
 
 @st.composite
-def _dice_cases(draw, variant, fmt):
+def _dice_cases(draw, variant, fmt, reduction=None):
+    # a long example: the spatial sums (intersection, |P|, |G|) run over >= 1000 elements, the last
+    # spatial axis extended (its terms, N x C, are few: Dice's long reductions are inside each term)
+    n_long = draw(S.long_terms())
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *draw(S.shapes(1, 2, 1, 4)))
+    columns, seed = draw(S.extension(n_long, int(np.prod(shape[2:-1], dtype=np.int64))))
     p = draw(S.array(shape, S.unit_interval()))
     g = draw(S.array(shape, st.sampled_from([0.0, 1.0]) if variant == "hard_target" else S.unit_interval()))
     # 0 or a normal number of the dtype (see _dice_admits): MONAI's default 1e-5 is subnormal in float16
@@ -28,6 +32,7 @@ def _dice_cases(draw, variant, fmt):
         "smooth_nr": draw(smooth), "smooth_dr": draw(smooth),  # smooth_dr = 0: empty masks are 0/0 (not admitted)
         "squared_pred": draw(st.booleans()), "include_background": draw(st.booleans()), "batch": draw(st.booleans()),
     }
+    p, g = S.lengthen([p, g], columns, seed, axis=-1)
     case = Case({"input": p, "target": g}, kwargs)
     assume(_dice_admits(case, fmt))
     return case
@@ -56,8 +61,15 @@ def _dice_admits(case: Case, fmt) -> bool:
     return bool(np.all(denom >= fmt.tiny) and np.sum(np.abs(f)) <= fmt.headroom_cap())
 
 
+def _dice_sum_length(case: Case) -> int:
+    """The spatial sums inside each term: over the spatial elements, and the batch with ``batch=True``."""
+    p = case.args["input"]
+    return int(np.prod(p.shape[2:], dtype=np.int64)) * (p.shape[0] if case.kwargs.get("batch", False) else 1)
+
+
 DICE = LossSpec(
     name="dice", reference=refimpl.dice, arg_names=("input", "target"),
     torch_function=None, cases=_dice_cases, variants=("soft_target", "hard_target"), scale=T.scale_dice, admits=_dice_admits,
+    sum_length=_dice_sum_length,
     mirrors="MONAI DiceLoss conventions: smooth_nr, smooth_dr, squared_pred, include_background, batch, reduction",
 )

@@ -296,6 +296,22 @@ def smooth_l1_beta0_nan_grad(input, target, reduction="mean", beta=1.0):
     return reduce(terms, reduction).to(input.dtype)
 
 
+def smooth_l1_mean_sums_in_input_dtype(input, target, reduction="mean", beta=1.0):
+    """BUG: 'mean' as the sum of the terms in the input dtype divided by their number afterwards, the
+    way chainer's F.mean_absolute_error did (chainer#6702: ``abs_diff.sum() / diff.size`` in float16):
+    the sum overflows float16 (65504) where the mean fits -- 4096 absolute errors of 40 give inf for
+    a mean of 40.  Right in every other dtype, for 'sum' and 'none', and for short inputs."""
+    check_reduction(reduction)
+    beta = check_param("beta", beta, lo=0.0)
+    x, y = broadcast_pair(input, target)
+    r = x - y
+    z = r.abs()
+    terms = z if beta == 0.0 else torch.where(z < beta, (0.5 * r) * (r / beta), z - 0.5 * beta)
+    if reduction == "mean":
+        return terms.sum() / terms.numel()
+    return reduce(terms, reduction)
+
+
 def smooth_l1_flattens_with_view(input, target, reduction="mean", beta=1.0):
     """BUG: flattens its inputs with ``.view(-1)``, which raises on non-contiguous (transposed,
     expanded, strided) inputs of 2 or more dimensions."""
