@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
+from .. import broadcast as B
 from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
@@ -37,9 +38,13 @@ def _weighted_mean_denominator(case, terms, reduction):
     return float(np.sum(w)) if w is not None else float(terms.size)
 
 
+#: input and target broadcast (torch warns); mse's and huber's weight has exactly input's shape
+_BROADCAST = dict(names=("input", "target"), follow={"weight": "input"})
+
+
 @st.composite
 def _mse_cases(draw, variant, fmt):
-    return draw(_residual_case(fmt, weight=variant == "weight"))
+    return draw(B.broadcast_pair(draw(_residual_case(fmt, weight=variant == "weight")), **_BROADCAST))
 
 
 @st.composite
@@ -60,14 +65,14 @@ def _huber_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=variant == "weight"))
     # delta down to the dtype's normal range (a subnormal one is rounded by up to 2^-p / delta relative)
     delta = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
-    return draw(_at_transition(case.with_kwargs(delta=delta), delta, fmt))
+    return draw(B.broadcast_pair(draw(_at_transition(case.with_kwargs(delta=delta), delta, fmt)), **_BROADCAST))
 
 
 @st.composite
 def _smooth_l1_cases(draw, variant, fmt):
     case = draw(_residual_case(fmt, weight=False))
     beta = 0.0 if variant == "l1" else draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
-    return draw(_at_transition(case.with_kwargs(beta=beta), beta, fmt))
+    return draw(B.broadcast_pair(draw(_at_transition(case.with_kwargs(beta=beta), beta, fmt)), **_BROADCAST))
 
 
 MSE = LossSpec(
@@ -80,11 +85,11 @@ HUBER = LossSpec(
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),
     torch_function="torch.nn.functional.huber_loss", cases=_huber_cases, variants=("plain", "weight"),
     scale=T.scale_huber, underflow=T.underflow_weighted,
-    mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape",
+    mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape; broadcasting",
 )
 SMOOTH_L1 = LossSpec(
     name="smooth_l1", reference=refimpl.smooth_l1, arg_names=("input", "target"),
     torch_function="torch.nn.functional.smooth_l1_loss", cases=_smooth_l1_cases, variants=("plain", "l1"),
     scale=T.scale_smooth_l1, underflow=T.underflow_smooth_l1,
-    mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape",
+    mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape; broadcasting",
 )
