@@ -60,6 +60,24 @@ from hypothesis.extra import numpy as hnp
 
 from .cases import Case
 
+#: what torch 2.13 does with an input and a target of different, broadcastable shapes, by loss (the
+#: table above; tests/test_broadcast.py asserts it on torch): broadcast with :data:`WARNING`, broadcast
+#: silently, or refuse with a ``ValueError`` whose message contains the text given
+CONTRACT = {
+    "mse": "warns", "huber": "warns", "smooth_l1": "warns",
+    "kl_div": "silent", "hinge_embedding": "silent",
+    "bce": ("refuses", "that is different to the input size ({x}) is deprecated. Please ensure they have the same size."),
+    "bce_with_logits": ("refuses", "Target size ({t}) must be the same as input size ({x})"),
+}
+
+#: torch's UserWarning for mse_loss / l1_loss / huber_loss / smooth_l1_loss on differing shapes ({t}, {x}:
+#: ``torch.Size([...])`` of the target and the input)
+WARNING = ("Using a target size ({t}) that is different to the input size ({x}). This will likely lead to "
+           "incorrect results due to broadcasting. Please ensure they have the same size.")
+
+#: the losses whose strategies draw broadcast pairs (:func:`broadcast_pair`)
+BROADCASTS = tuple(loss for loss, what in CONTRACT.items() if what in ("warns", "silent"))
+
 #: the least share of a broadcasting loss's cases whose argument shapes differ, in every variant
 #: (tests/test_broadcast.py measures it on the default profile's draws; :func:`broadcast_pair` draws a
 #: broadcast pair for 2 of 3 values of one integer, which Hypothesis's preference for the simplest
@@ -75,9 +93,9 @@ BROADCAST_SHARE = 1 / 4
 #:             order, ``.view(-1)`` on both, instead of broadcasting goes unnoticed anywhere else)
 KINDS = ("target", "input", "both")
 
-#: "both" multiplies the number of terms by D: drawn on S of at most this many dims (64 terms at most for
-#: the strategies' (4, 4, 4) shapes, the count their magnitude caps allow for)
-BOTH_MAX_DIMS = 2
+#: "both" multiplies the number of terms by D: drawn where the result has at most this many terms (the
+#: count the strategies' magnitude caps allow for: their largest shape, (4, 4, 4))
+BOTH_MAX_TERMS = 64
 
 
 def shape_kind(case: Case, names=("input", "target")) -> str:
@@ -135,7 +153,7 @@ def broadcast_pair(draw, case: Case, names=("input", "target"), follow: dict | N
         else:
             x = np.full(shape, float(x))
     else:
-        kinds = KINDS if len(full) <= BOTH_MAX_DIMS and full[-1] > 1 else KINDS[:2]
+        kinds = KINDS if full[-1] > 1 and int(np.prod(full)) * full[-1] <= BOTH_MAX_TERMS else KINDS[:2]
         kind = draw(st.sampled_from(kinds))
         if kind == "both":
             x, y = crossed(x, y) if draw(st.booleans()) else crossed(y, x)[::-1]
@@ -159,3 +177,23 @@ def fit_to(w: np.ndarray, shape: tuple) -> np.ndarray:
     if w.size > int(np.prod(shape)):
         return reduce_to(w, shape)
     return np.broadcast_to(w, shape).copy()
+
+
+def with_difference(case: Case, r: np.ndarray, names=("input", "target"), follow=("weight",)) -> Case:
+    """``case`` with ``input - target = r`` (``r`` of the pair's broadcast shape), by moving the argument
+    that has the broadcast shape, so both keep their shapes: the input where it has it (``target + r``),
+    else the target (``input - r``).  A pair where neither has it (``both``) cannot hold every
+    difference: the input is spread over the broadcast shape (and the ``follow`` keyword arrays with it).
+    For the transforms that move residuals (off a kink, onto coincidence) of a broadcast case."""
+    a, b = names
+    x, y = case.args[a], case.args[b]
+    full = np.broadcast_shapes(np.shape(x), np.shape(y))
+    r = np.broadcast_to(r, full)
+    if np.shape(y) == full and np.shape(x) != full:
+        return Case({**case.args, b: np.broadcast_to(x, full) - r}, case.kwargs)
+    kwargs = dict(case.kwargs)
+    if np.shape(x) != full:
+        for kw in follow:
+            if kwargs.get(kw) is not None:
+                kwargs[kw] = fit_to(np.asarray(kwargs[kw]), full)
+    return Case({**case.args, a: np.broadcast_to(y, full) + r}, kwargs)
