@@ -79,10 +79,12 @@ WARNING = ("Using a target size ({t}) that is different to the input size ({x}).
 BROADCASTS = tuple(loss for loss, what in CONTRACT.items() if what in ("warns", "silent"))
 
 #: the least share of a broadcasting loss's cases whose argument shapes differ, in every variant
-#: (tests/test_broadcast.py measures it on the default profile's draws; :func:`broadcast_pair` draws a
-#: broadcast pair for 2 of 3 values of one integer, which Hypothesis's preference for the simplest
-#: choice and its repeated examples bring down to 28-43 % of the cases, measured on 100 per variant)
-BROADCAST_SHARE = 1 / 4
+#: (tests/test_broadcast.py measures it on the default profile's draws).  :func:`broadcast_pair` keeps
+#: the shapes for one of four values of an integer -- the one Hypothesis shrinks to, so a failure that
+#: does not need a broadcast pair shrinks to one shape -- which Hypothesis's preference for that simplest
+#: choice (0 in 55 % of the draws, measured) and its repeated examples make 21-51 % broadcast pairs
+#: (100 derandomized cases per variant, float64; mse plain 21 %, hinge_embedding distances 51 %)
+BROADCAST_SHARE = 1 / 5
 
 #: how the two shapes of a broadcast pair relate to the broadcast shape S:
 #:   target -- the target is reduced (size-1 dims, leading dims dropped, down to 0-d): (N,D) vs (N,1), (D,), ()
@@ -143,7 +145,7 @@ def broadcast_pair(draw, case: Case, names=("input", "target"), follow: dict | N
     keep an argument's shape (mse's weight: exactly input's), ``{kwarg: argument name}``."""
     a, b = names
     full = np.shape(case.args[a])
-    if draw(st.integers(0, 2)) == 0:  # see BROADCAST_SHARE
+    if draw(st.integers(0, 3)) == 0:  # see BROADCAST_SHARE
         return case
     x, y = case.args[a], case.args[b]
     if not full:  # a 0-d pair: one side spread over a drawn shape, (N,) ... (N, D) against ()
