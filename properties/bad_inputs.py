@@ -7,7 +7,9 @@ implementation under test, that the valid call succeeds and the changed one
 raises -- for torch, the exception type torch raises (``torch_raises``); for the
 reference, a ``ValueError`` whose message contains ``message``.  Where torch
 accepts an invalid call silently, ``torch_raises`` is None and the row names the
-recorded known deviation (a ``KnownFailure``); the test asserts torch still accepts it.
+recorded known deviation (a ``KnownFailure``); the test asserts torch still accepts it.  Where a
+row gives ``torch_message``, torch's own functions must raise with that text (the broadcasting
+refusals of ``properties.broadcast.CONTRACT``, word for word).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class BadInput:
     torch_raises: type | tuple | None  # None: torch accepts it (see known_failures)
     message: str  # part of the reference's ValueError message
     known_failures: tuple[KnownFailure, ...] = ()
+    #: part of torch's own message, checked on torch's functions ('' for none): where torch's refusal
+    #: is part of the contract in words (BCE's of a broadcastable target, mse's of a weight of another shape)
+    torch_message: str = ""
 
     @property
     def id(self) -> str:
@@ -86,12 +91,27 @@ def _accepts(deviation: str, function: str) -> dict:
     return {"torch_raises": None, "known_failures": (KnownFailure(deviation, TORCH_F + function),)}
 
 
+def _broadcast_refusal(loss: str, target_shape, input_shape) -> str:
+    """torch's message refusing a target of ``target_shape`` against an input of ``input_shape``."""
+    from .broadcast import CONTRACT
+
+    size = lambda shape: f"torch.Size({list(shape)})"
+    return CONTRACT[loss][1].format(t=size(target_shape), x=size(input_shape))
+
+
 ROWS = [
     *[BadInput(loss, "reduction_avg", kw(reduction="avg"), ValueError, "reduction",
                known_failures=tuple(KnownFailure("fvcore_invalid_reduction_accepted", q) for q in FVCORE.get(loss, ())))
       for loss in VALID],
     BadInput("mse", "shape_mismatch", arg("target", lambda t: t[:, :2]), RuntimeError, "broadcast"),
-    BadInput("mse", "weight_shape", kw(weight=np.ones(4)), ValueError, "weight"),
+    BadInput("mse", "weight_shape", kw(weight=np.ones(4)), ValueError, "weight",
+             torch_message="Weights and input must have the same size."),
+    # the weight has exactly input's shape, not the broadcast shape of input and target
+    BadInput("mse", "weight_of_broadcast_shape", lambda c: Case({"input": X[:1], "target": X}, {"weight": np.ones((2, 3))}),
+             ValueError, "weight", torch_message="Weights and input must have the same size."),
+    BadInput("huber", "weight_of_broadcast_shape",
+             lambda c: Case({"input": X[:1], "target": X}, {**c.kwargs, "weight": np.ones((2, 3))}),
+             ValueError, "weight", torch_message="Weights and input must have the same size."),
     BadInput("huber", "delta_0", kw(delta=0.0), RuntimeError, "delta",
              known_failures=(KnownFailure("keras_huber_delta_not_validated", "keras.losses.Huber"),)),
     BadInput("huber", "delta_negative", kw(delta=-1.0), RuntimeError, "delta",
@@ -117,8 +137,17 @@ ROWS = [
     BadInput("bce", "input_nan", arg("input", lambda x: np.where(x == 0.5, np.nan, x)), RuntimeError, "[0, 1]"),
     BadInput("bce", "target_above_1", arg("target", lambda t: t * 2), RuntimeError, "[0, 1]"),
     BadInput("bce", "shape_mismatch", arg("target", lambda t: t[:, :2]), ValueError, "shape"),
+    # broadcastable, and still refused (properties.broadcast.CONTRACT)
+    BadInput("bce", "target_broadcastable", arg("target", lambda t: t[:, :1]), ValueError, "shape",
+             torch_message=_broadcast_refusal("bce", (2, 1), (2, 3))),
+    BadInput("bce", "target_0d", arg("target", lambda t: t[0, 0]), ValueError, "shape",
+             torch_message=_broadcast_refusal("bce", (), (2, 3))),
     BadInput("bce", "weight_not_broadcastable", kw(weight=np.ones(4)), RuntimeError, "weight"),
     BadInput("bce_with_logits", "shape_mismatch", arg("target", lambda t: t[:, :2]), ValueError, "shape"),
+    BadInput("bce_with_logits", "target_broadcastable", arg("target", lambda t: t[:1]), ValueError, "shape",
+             torch_message=_broadcast_refusal("bce_with_logits", (1, 3), (2, 3))),
+    BadInput("bce_with_logits", "input_broadcastable", arg("input", lambda x: x[:, :1]), ValueError, "shape",
+             torch_message=_broadcast_refusal("bce_with_logits", (2, 3), (2, 1))),
     BadInput("bce_with_logits", "pos_weight_not_broadcastable", kw(pos_weight=np.ones(4)), RuntimeError, "broadcast"),
     BadInput("focal", "gamma_negative", kw(gamma=-1.0), Exception, "gamma",
              known_failures=(KnownFailure("thirdparty_focal_gamma_negative_accepted", "monai.losses.FocalLoss"),
@@ -196,6 +225,10 @@ def check_bad_input(row: BadInput, subject: Subject, dtype: str, device: str, *,
                 raise failure(f"refuses invalid input {row.id} with the wrong exception: {type(raised).__name__}, "
                               f"expected {name}", f"the invalid call {bad!r} raised {type(raised).__name__}: {raised}",
                               bad, []) from raised
+            if (not reference and row.torch_message and subject.qualname.startswith("torch.")
+                    and row.torch_message not in str(raised)):
+                raise failure(f"refuses invalid input {row.id} with another message than torch's contract: "
+                              f"expected {row.torch_message!r}", f"the message is {str(raised)!r}", bad, []) from raised
             text = str(raised.__cause__ or raised) if reference else ""
             if reference and row.message not in text:
                 raise failure(f"refuses invalid input {row.id} without naming the problem: the message should "

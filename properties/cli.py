@@ -44,6 +44,7 @@ filterwarnings =
     ignore:reduction. 'mean' divides the total loss:UserWarning
     ignore::DeprecationWarning:libcst.*
     ignore:single channel prediction:UserWarning
+    ignore:Using a target size .* that is different to the input size:UserWarning
 """
 
 #: the gate's exit statuses

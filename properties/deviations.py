@@ -458,6 +458,20 @@ def keras_scalar_loss_not_reduced() -> bool:
     return scalar == 10.0 and batch == 1.0
 
 
+def keras_losses_do_not_broadcast() -> bool:
+    """MeanSquaredError('none') of y_pred (2,) = [1, 2] against y_true (2, 1) = [[0], [1]] pairs the
+    elements, [1, 1], where torch's mse_loss broadcasts to the (2, 2) outer difference (mean 1.5)."""
+    import torch
+
+    losses = _keras_losses()
+    x, y = _t([1.0, 2.0], [[0.0], [1.0]])
+    got = losses.MeanSquaredError(reduction="none")(y, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch_mean = float(torch.nn.functional.mse_loss(x, y))
+    return tuple(got.shape) == (2,) and got.tolist() == [1.0, 1.0] and torch_mean == 1.5
+
+
 def keras_empty_batch_reductions() -> bool:
     """An empty per-sample loss of shape (0,) is returned unreduced (shape (0,)) by 'sum' and
     'sum_over_batch_size'; one of shape (0, 3) has 'sum_over_batch_size' 0 (divide_no_nan) where
@@ -719,6 +733,7 @@ def fvcore_smooth_l1_small_beta_is_l1() -> bool:
 
 CHECKS.update({f.__name__: f for f in (
     keras_float64_computed_in_float32, keras_scalar_loss_not_reduced, keras_empty_batch_reductions,
+    keras_losses_do_not_broadcast,
     keras_all_ignored_mean_is_zero, keras_bce_clips_probabilities, keras_kl_divergence_clips_probabilities,
     keras_focal_from_logits_through_clipped_sigmoid, keras_focal_nan_logit_raises,
     keras_cross_entropy_masked_logit_probability_target, keras_huber_delta_not_validated,

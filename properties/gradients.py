@@ -22,6 +22,7 @@ from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .agreement import ContractBreach, _describe
+from .broadcast import BROADCASTS, reduce_to, with_difference
 from .cases import Case
 from .diagnosis import check_returned, guarded, headline, imports, parts, script
 from .edge_cases.row import KnownFailure, find_known_failure
@@ -136,12 +137,12 @@ def _push(v: np.ndarray, kink, scale) -> np.ndarray:
 
 def _residual_away(case: Case, at) -> Case:
     """input = target + r with |r| kept off ``at`` (a transition point) and off 0 when at = 0."""
-    x, y = case.args["input"], case.args["target"]
+    x, y = np.broadcast_arrays(case.args["input"], case.args["target"])
     r = x - y
     # relative to the transition itself (so |r| never crosses 0); off 0 (L1) relative to |y|
     scale = abs(at) if at > 0 else np.maximum(1.0, np.abs(y))
     r = np.sign(r + (r == 0)) * _push(np.abs(r), at, scale)
-    return Case({**case.args, "input": y + r}, case.kwargs)
+    return with_difference(case, r)  # a broadcast pair keeps its shapes
 
 
 def _rows_apart(a: np.ndarray, b: np.ndarray, gap: float = 1.0) -> np.ndarray:
@@ -314,13 +315,15 @@ def _residual_zero(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
     gradient 0.  SmoothL1 with beta = 0 is L1, with a kink at 0: left to the subgradient rows."""
     if case.kwargs.get("beta", 1.0) == 0:
         return case
-    return Case({**case.args, "input": np.where(mask, case.args["target"], case.args["input"])}, case.kwargs)
+    x, y = np.broadcast_arrays(case.args["input"], case.args["target"])
+    return with_difference(case, np.where(np.broadcast_to(mask, x.shape), 0.0, x - y))
 
 
 def _hinge_zero(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
     """Distances of exactly 0 where masked (gradient 1 for y = 1, -1 for y = -1 while margin > 0),
     the margin kept off them."""
-    x = np.where(mask, 0.0, case.args["input"])
+    x = case.args["input"]  # a broadcast input: the mask's first index along the dims it is broadcast over
+    x = np.where(mask if mask.shape == x.shape else reduce_to(mask, x.shape), 0.0, x)
     return _margin_off(Case({**case.args, "input": x}, case.kwargs), x, case.args["target"] == -1)
 
 
@@ -357,7 +360,11 @@ AT_COINCIDENCE: dict[str, Callable[[Case, np.ndarray, FloatFormat], Case]] = {
 
 
 def terms_shape(spec: LossSpec, case: Case) -> tuple:
+    """The shape of the unreduced terms: the first argument's batch shape -- broadcast with the
+    target's for the elementwise losses that broadcast (``properties.broadcast``)."""
     first = case.args[spec.arg_names[0]]
+    if spec.name in BROADCASTS:
+        return np.broadcast_shapes(first.shape, np.shape(case.args["target"]))
     return first.shape[: first.ndim - spec.event_dims]
 
 

@@ -7,6 +7,8 @@
 loss is negative for x < 0 there (a documented known deviation from the
 "hinge" name).  Not the classic SVM hinge max(0, 1 - y x): see the audit.
 
+Input and target broadcast (``torch.broadcast_tensors`` rules, silently in torch 2.13).
+
 Source: ATen ``hinge_embedding_loss`` (aten/src/ATen/native/Loss.cpp).
 """
 
@@ -14,15 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_f64, check_finite_param, check_pm1, check_reduction, check_same_shape, reduce
+from ._common import as_f64, broadcast_pair, check_finite_param, check_pm1, check_reduction, reduce
 
 
 def hinge_embedding(input, target, margin: float = 1.0, reduction: str = "mean") -> np.ndarray:
     check_reduction(reduction)
     margin = check_finite_param("margin", margin)
-    x = as_f64("input", input)
-    y = as_f64("target", target)
-    check_same_shape("hinge_embedding_loss", x, y)
+    x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))
     check_pm1("hinge_embedding_loss target", y)
     terms = np.where(y == 1, x, np.maximum(margin - x, 0.0))
     return reduce(terms, reduction)

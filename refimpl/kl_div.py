@@ -11,6 +11,10 @@ for t = 0 and x = -inf (0 * inf): a recorded known deviation.
     'sum' = sum_i term_i, 'mean' = sum / numel, 'batchmean' = sum / input.shape[0]
     (for a 0-d input batchmean is the sum).
 
+Input and target broadcast (``torch.broadcast_tensors`` rules, silently: torch 2.13 gives no
+warning); the terms, 'mean''s count and the gradients are the broadcast's, 'batchmean' divides by
+the *input's* first dim (torch's ``input.size(0)``, even where the target broadcasts it).
+
 Only 'batchmean' is KL(p || q) per sample; torch's 'mean' also divides by the
 support size and warns (known deviation of the default from the mathematics).
 
@@ -22,14 +26,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import xlogy
 
-from ._common import as_f64, check_reduction, check_same_shape, reduce
+from ._common import as_f64, broadcast_pair, check_reduction, reduce
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> np.ndarray:
     check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
-    x = as_f64("input", input)
-    t = as_f64("target", target)
-    check_same_shape("kl_div", x, t)
+    x0 = as_f64("input", input)
+    x, t = broadcast_pair(x0, as_f64("target", target))
     # a zero target probability contributes 0 whatever x (q = 0 included); NaN stays NaN
     zero_term = np.where(np.isnan(x), np.nan, 0.0)
     with np.errstate(invalid="ignore"):
@@ -40,7 +43,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     if reduction != "batchmean":
         return reduce(terms, reduction)
     total = reduce(terms, "sum")
-    if x.ndim == 0:
+    if x0.ndim == 0:
         return total
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / x.shape[0]) if x.shape[0] else np.asarray(np.nan)
+        return np.asarray(total / x0.shape[0]) if x0.shape[0] else np.asarray(np.nan)

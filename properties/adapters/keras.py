@@ -224,6 +224,14 @@ def _cross_entropy_admits(case) -> bool:
     return not case.kwargs.get("label_smoothing", 0.0) and (t.size == 0 or bool(np.any(t != ignore_index)))
 
 
+def _same_shapes(case) -> bool:
+    """Input and target of one shape (Keras does not broadcast: known deviation keras_losses_do_not_broadcast)."""
+    return np.shape(case.args["input"]) == np.shape(case.args["target"])
+
+
+NO_BROADCAST = "compared where input and target have one shape (known deviation keras_losses_do_not_broadcast); "
+
+
 def _focal_admits(case) -> bool:
     x = case.args["inputs"]
     return bool(np.all(np.abs(x[~np.isnan(x)]) <= FOCAL_MAX_ABS_LOGIT))
@@ -253,14 +261,16 @@ def subjects(version: str) -> dict[str, list[Subject]]:
                    "elementwise ('none' reshaped back); dtype=the input's; ")
     return {
         "mse": [Subject(
-            "mse", "keras", "keras.losses.MeanSquaredError", mse, source=f"{__name__}.mse", **common,
+            "mse", "keras", "keras.losses.MeanSquaredError", mse, source=f"{__name__}.mse", admits=_same_shapes,
+            **common,
             conventions=elementwise + "'mean' -> 'mean_with_sample_weight' (sum(w l) / sum(w)); weight -> "
                                       "sample_weight broadcast to the input",
-            limits=FLOAT64)],
+            limits=NO_BROADCAST + FLOAT64)],
         "huber": [Subject(
-            "huber", "keras", "keras.losses.Huber", huber, source=f"{__name__}.huber", **common,
+            "huber", "keras", "keras.losses.Huber", huber, source=f"{__name__}.huber", admits=_same_shapes,
+            **common,
             conventions=elementwise + "'mean' -> 'sum_over_batch_size' (mean(w l)); weight -> sample_weight",
-            limits=FLOAT64)],
+            limits=NO_BROADCAST + FLOAT64)],
         "bce_with_logits": [Subject(
             "bce_with_logits", "keras", "keras.losses.BinaryCrossentropy", bce_with_logits,
             source=f"{__name__}.bce_with_logits", variants=("plain", "weight"), **common,

@@ -24,7 +24,15 @@ from .row import EdgeCase
 
 
 def _base(spec: LossSpec, fmt):
-    return spec.cases(spec.variants[0], fmt)
+    """The loss's first variant; for a loss whose input and target broadcast, the cases of one shape
+    (the generic rows change both arguments' layout alike: broadcast pairs are the agreement, gradient
+    and invariant checks' own, ``properties.broadcast``)."""
+    from ..broadcast import BROADCASTS
+
+    cases = spec.cases(spec.variants[0], fmt)
+    if spec.name in BROADCASTS:
+        return cases.filter(lambda c: np.shape(c.args["input"]) == np.shape(c.args["target"]))
+    return cases
 
 
 def _transformed(spec: LossSpec, transform, reduction: str | None = None):

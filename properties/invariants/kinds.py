@@ -89,6 +89,9 @@ def symmetric(i: str, j: str, prepare=_identity):
     """Unchanged when the positional arguments ``i`` and ``j`` are swapped (terms of 'none')."""
     def relation(ev, case, draw):
         case = exact_or_reject(ev, prepare(ev, case, draw))
+        # a weight has exactly the input's shape (mse, huber): a broadcast pair swapped has no valid call
+        assume(np.shape(case.args[i]) == np.shape(case.args[j])
+               or not any(isinstance(v, np.ndarray) for v in case.kwargs.values()))
         a = ev(case, "none", label=f"loss({i}, {j})")
         b = ev(swapped(case, i, j), "none", label=f"loss({j}, {i})")
         return [Claim("==", a, b, f"loss({i}, {j}) == loss({j}, {i}), every term")]
@@ -121,10 +124,19 @@ def reduction_identities():
 
 # ---- batch structure -----------------------------------------------------------------------------
 
+def batch_shape(spec, case: Case) -> tuple:
+    """The shape whose axis 0 is the batch: the first argument's -- the broadcast shape of the arguments
+    for the losses whose input and target broadcast (``properties.broadcast``)."""
+    from ..broadcast import BROADCASTS
+
+    shapes = [np.shape(v) for v in case.args.values()]
+    return np.broadcast_shapes(*shapes) if spec.name in BROADCASTS else shapes[0]
+
+
 def batch_size(spec, case: Case) -> int | None:
-    """The size of the batch axis (axis 0 of every positional argument), None if there is none."""
-    first = next(iter(case.args.values()))
-    return first.shape[0] if first.ndim > spec.event_dims else None
+    """The size of the batch axis (axis 0 of :func:`batch_shape`), None if there is none."""
+    shape = batch_shape(spec, case)
+    return shape[0] if len(shape) > spec.event_dims else None
 
 
 def has_batch(spec, case: Case) -> bool:
@@ -133,12 +145,23 @@ def has_batch(spec, case: Case) -> bool:
     return n is not None and n >= 2
 
 
-def map_batch(case: Case, fn) -> Case:
+def map_batch(case: Case, fn, spec=None) -> Case:
     """Apply ``fn`` (an axis-0 operation) to every positional array and every keyword array of
-    the first argument's shape (per-element weights); broadcast parameters stay."""
-    shape = next(iter(case.args.values())).shape
-    args = {k: fn(v) if v.ndim else v for k, v in case.args.items()}
-    kwargs = {k: fn(v) if isinstance(v, np.ndarray) and v.shape == shape else v for k, v in case.kwargs.items()}
+    the first argument's shape (per-element weights); broadcast parameters stay.  With ``spec`` (a
+    loss whose arguments broadcast): only the arguments that have the batch axis of the broadcast
+    shape -- one broadcast along it (a missing leading dim, a size-1 one) is the same for every
+    sample and stays, and so do the weights of such an argument."""
+    from ..broadcast import BROADCASTS
+
+    first = next(iter(case.args.values()))
+    if spec is not None and spec.name in BROADCASTS:
+        full = batch_shape(spec, case)
+        on_batch = lambda v: v.ndim > 0 and v.ndim == len(full) and v.shape[0] == full[0]
+    else:
+        on_batch = lambda v: v.ndim > 0
+    args = {k: fn(v) if on_batch(v) else v for k, v in case.args.items()}
+    kwargs = {k: fn(v) if isinstance(v, np.ndarray) and v.shape == first.shape and on_batch(first) else v
+              for k, v in case.kwargs.items()}
     return Case(args, kwargs)
 
 
@@ -150,7 +173,7 @@ def batch_permutation(prepare=_identity, none_permutes=lambda case: True):
         n = batch_size(ev.spec, case)
         assume(n is not None and n >= 2)
         perm = np.array(draw(st.permutations(range(n)), "permutation"))
-        case2 = map_batch(case, lambda v: v[perm])
+        case2 = map_batch(case, lambda v: v[perm], ev.spec)
         a = ev(case, "none", label="loss(none)")
         b = ev(case2, "none", label="loss(none) of the permuted batch")
         want = a.take(perm, 0, label="loss(none)[perm]") if none_permutes(case) else a
@@ -168,7 +191,7 @@ def batch_split(prepare=_identity):
         n = batch_size(ev.spec, case)
         assume(n is not None and n >= 2)
         k = draw(st.integers(1, n - 1), "split")
-        head, tail = map_batch(case, lambda v: v[:k]), map_batch(case, lambda v: v[k:])
+        head, tail = map_batch(case, lambda v: v[:k], ev.spec), map_batch(case, lambda v: v[k:], ev.spec)
         parts = ev(head, "sum", label=f"loss(sum) of x[:{k}]") + ev(tail, "sum", label=f"loss(sum) of x[{k}:]")
         return [Claim("==", parts, ev(case, "sum", label="loss(sum)"), f"sum(x[:{k}]) + sum(x[{k}:]) == sum(x)")]
     relation.needs = has_batch  # the test redraws an unbatched case before the assume rejects it

@@ -404,7 +404,7 @@ def _kl_at_optimum(ev, case, draw):
 
 
 def _kl_ce(ev, case, draw):
-    x, t = case.args["input"], case.args["target"]
+    x, t = np.broadcast_arrays(case.args["input"], case.args["target"])  # the rows of a broadcast pair
     c = x.shape[-1]
     x2, t2 = x.reshape(-1, c), t.reshape(-1, c)
     lse = logsumexp(x2, axis=1)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
+from .. import broadcast as B
 from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
@@ -33,12 +34,12 @@ def _kl_cases(draw, variant, fmt, reduction=None):
             log_t = t if log_target else np.log(t)
         ok = np.isfinite(log_t)
         x = np.minimum(draw(S.near(np.where(ok, log_t, x), x, ok)), 0.0)
-    return S.lengthen_case(Case({"input": x, "target": t}, {"log_target": log_target}), rows, seed)
+    return draw(B.broadcast_pair(S.lengthen_case(Case({"input": x, "target": t}, {"log_target": log_target}), rows, seed)))
 
 
 def _kl_denominator(case, terms, reduction):
     x = case.args["input"]
-    if reduction == "batchmean":
+    if reduction == "batchmean":  # the input's first dim, whatever the target broadcasts it to
         return float(x.shape[0]) if x.ndim else 1.0
     return float(terms.size)
 
@@ -55,5 +56,5 @@ KL_DIV = LossSpec(
     torch_function="torch.nn.functional.kl_div", cases=_kl_cases, variants=("prob_target", "log_target"),
     scale=T.scale_kl_div, underflow=T.underflow_kl_div, denominator=_kl_denominator, reductions=("none", "mean", "sum", "batchmean"),
     without={"log_target": _without_log_target},
-    mirrors="log_target; reduction none/mean/sum/batchmean; target 0 -> 0 contribution",
+    mirrors="log_target; reduction none/mean/sum/batchmean; target 0 -> 0 contribution; broadcasting (silent)",
 )

@@ -10,6 +10,7 @@ from hypothesis import assume, strategies as st
 
 import refimpl
 
+from .. import broadcast as B
 from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
@@ -35,7 +36,7 @@ def _hinge_cases(draw, variant, fmt, reduction=None):
         x = draw(S.near(np.full(shape, margin), x, y == -1))
         if variant != "any_sign":
             x = np.abs(x)
-    return S.lengthen_case(Case({"input": x, "target": y}, {"margin": margin}), rows, seed)
+    return draw(B.broadcast_pair(S.lengthen_case(Case({"input": x, "target": y}, {"margin": margin}), rows, seed)))
 
 
 HINGE_EMBEDDING = LossSpec(
@@ -43,7 +44,7 @@ HINGE_EMBEDDING = LossSpec(
     torch_function="torch.nn.functional.hinge_embedding_loss", cases=_hinge_cases,
     variants=("distances", "any_sign"), scale=T.scale_hinge_embedding,
     label_args=("target",),
-    mirrors="margin (any sign); targets +-1; reduction; any shape",
+    mirrors="margin (any sign); targets +-1; reduction; any shape; broadcasting (silent)",
 )
 
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
+from .. import broadcast as B
 from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
@@ -63,11 +64,15 @@ def _weighted_mean_denominator(case, terms, reduction):
 #: 'mean' is drawn as a sum is
 _MSE_WEIGHTED_MEAN_LIKE = ("none",)
 
+#: input and target broadcast (torch warns); mse's and huber's weight has exactly input's shape
+_BROADCAST = dict(names=("input", "target"), follow={"weight": "input"})
+
 
 @st.composite
 def _mse_cases(draw, variant, fmt, reduction=None):
     weighted = variant == "weight"
-    return draw(_residual_case(fmt, weighted, reduction, mean_like=_MSE_WEIGHTED_MEAN_LIKE if weighted else S.MEAN_LIKE))
+    case = draw(_residual_case(fmt, weighted, reduction, mean_like=_MSE_WEIGHTED_MEAN_LIKE if weighted else S.MEAN_LIKE))
+    return draw(B.broadcast_pair(case, **_BROADCAST))
 
 
 @st.composite
@@ -86,7 +91,8 @@ def _at_transition(draw, x, y, at: float, cap: float):
 def _huber_cases(draw, variant, fmt, reduction=None):
     # delta down to the dtype's normal range (a subnormal one is rounded by up to 2^-p / delta relative)
     delta = draw(S.parameter(1e-3, 1e3, 16 * fmt.tiny))
-    return draw(_residual_case(fmt, variant == "weight", reduction, parameters={"delta": delta}, at=delta))
+    case = draw(_residual_case(fmt, variant == "weight", reduction, parameters={"delta": delta}, at=delta))
+    return draw(B.broadcast_pair(case, **_BROADCAST))
 
 
 @st.composite
@@ -96,7 +102,8 @@ def _smooth_l1_cases(draw, variant, fmt, reduction=None):
     # z^2 is finite for every z < beta
     top = min(1e3, fmt.headroom_cap(power=2))
     beta = 0.0 if variant == "l1" else draw(S.parameter(1e-3, top, 16 * fmt.tiny))
-    return draw(_residual_case(fmt, False, reduction, power=1.0, parameters={"beta": beta}, at=beta))
+    case = draw(_residual_case(fmt, False, reduction, power=1.0, parameters={"beta": beta}, at=beta))
+    return draw(B.broadcast_pair(case, **_BROADCAST))
 
 
 MSE = LossSpec(
@@ -109,11 +116,11 @@ HUBER = LossSpec(
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),
     torch_function="torch.nn.functional.huber_loss", cases=_huber_cases, variants=("plain", "weight"),
     scale=T.scale_huber, underflow=T.underflow_weighted,
-    mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape",
+    mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape; broadcasting",
 )
 SMOOTH_L1 = LossSpec(
     name="smooth_l1", reference=refimpl.smooth_l1, arg_names=("input", "target"),
     torch_function="torch.nn.functional.smooth_l1_loss", cases=_smooth_l1_cases, variants=("plain", "l1"),
     scale=T.scale_smooth_l1, underflow=T.underflow_smooth_l1,
-    mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape",
+    mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape; broadcasting",
 )

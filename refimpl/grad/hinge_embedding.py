@@ -15,14 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import hinge_embedding as _reference
-from .._common import as_f64
-from ._common import pack, per_term
+from .._common import as_f64, broadcast_pair
+from ._common import pack, per_term, sum_to_shape
 
 
 def hinge_embedding(input, target, margin: float = 1.0, reduction: str = "mean", grad_output=None) -> dict:
     _reference(input, target, margin=margin, reduction=reduction)  # validates
-    x, y = as_f64("input", input), as_f64("target", target)
+    x0 = as_f64("input", input)
+    x, y = broadcast_pair(x0, as_f64("target", target))
     gbar = per_term(grad_output, reduction, x.shape)
     slope = np.where(y == 1, 1.0, np.where(float(margin) - x >= 0, -1.0, 0.0))
-    g = slope * gbar
-    return pack(input=(g, g))
+    g = slope * gbar  # summed back over the dims a broadcast input was expanded along
+    return pack(input=(sum_to_shape(g, x0.shape), sum_to_shape(np.abs(g), x0.shape)))

@@ -7,7 +7,7 @@ log_target=True:  term = exp(t) (t - x)
     d/dx = -exp(t)                  mag exp(t)
     d/dt = exp(t) (t - x + 1)       mag exp(t) (|t| + |x| + 1)
 times gbar = grad_output ('none'), g ('sum'), g / numel ('mean'), g / input.shape[0]
-('batchmean'; the sum for a 0-d input).
+('batchmean'; the sum for a 0-d input); for broadcast arguments summed back to each one's shape.
 
 Source: ATen ``kl_div`` (a composite: autograd differentiates ``xlogy`` and ``*``;
 derivatives.yaml: xlogy's ``other`` gradient is ``grad * self / other``).
@@ -23,14 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kl_div as _reference
-from .._common import as_f64
-from ._common import pack, per_term
+from .._common import as_f64, broadcast_pair
+from ._common import pack, per_term, sum_to_shape
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False, grad_output=None) -> dict:
     _reference(input, target, reduction=reduction, log_target=log_target)  # validates
-    x, t = as_f64("input", input), as_f64("target", target)
-    denom = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else None
+    x0, t0 = as_f64("input", input), as_f64("target", target)
+    x, t = broadcast_pair(x0, t0)
+    denom = (x0.shape[0] if x0.ndim else 1) if reduction == "batchmean" else None
     gbar = per_term(grad_output, reduction, x.shape, denominator=denom)
     ag = np.abs(gbar)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -45,4 +46,6 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False, gra
             gx, gx_mag = -t * gbar, np.abs(t) * ag
             gt = np.where(t == 0, np.nan, (log_t + 1.0 - x) * gbar)
             gt_mag = (np.abs(log_t) + 1.0 + np.abs(x)) * ag
-    return pack(input=(gx, gx_mag), target=(gt, gt_mag))
+    # a broadcast argument's gradient sums over the dims it was broadcast along (autograd's rule)
+    return pack(input=(sum_to_shape(gx, x0.shape), sum_to_shape(gx_mag, x0.shape)),
+                target=(sum_to_shape(gt, t0.shape), sum_to_shape(gt_mag, t0.shape)))

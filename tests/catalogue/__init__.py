@@ -90,6 +90,10 @@ CATALOGUE: list[Entry] = [
          GRADIENT),
     _bug("mse", "regression:mse_mean_over_batch",
          "'mean' divides the sum of squared errors by input.shape[0] instead of numel", AGREEMENT),
+    _bug("mse", "regression:mse_pairs_equal_numel",
+         "input and target of the same number of elements are paired in memory order (reshape(-1) on both) "
+         "instead of broadcast: (N, 1) against (N,) gives N terms, not the (N, N) broadcast", AGREEMENT,
+         region="broadcast", caught_in="test_mse", source="https://github.com/pytorch/pytorch/issues/4938"),
     _bug("mse", "regression:mse_returns_python_float",
          "reduced results are returned as a Python float via .item() (no tensor, dtype, device or graph)", AGREEMENT),
     _bug("mse", "regression:MSEWeightedMeanOverNumel",

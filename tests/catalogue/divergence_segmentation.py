@@ -10,7 +10,7 @@ import warnings
 import torch
 from torch import nn
 
-from ._support import check_param, check_reduction, opmath, reduce, same_shape
+from ._support import broadcast_pair, check_param, check_reduction, opmath, reduce, same_shape
 
 # ============================================================================ kl_div
 
@@ -41,12 +41,11 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """Correct KL divergence (full contract: log_target; none / mean (sum / numel) / sum / batchmean).
     Differs from torch's xlogy(t, t) - t x: terms as t (log t - x), with the KL convention
     0 log(0 / q) = 0 also where the input is -inf (torch gives NaN there; known deviation
-    kl_div_zero_target_neg_inf_input), and no warning for 'mean'."""
+    kl_div_zero_target_neg_inf_input), and no warning for 'mean'.  Input and target broadcast."""
     check_reduction(reduction, KL_REDUCTIONS)
-    same_shape("kl_div", input, target)
-    x = opmath(input)
-    terms = _kl_terms(x, opmath(target).to(x.dtype), bool(log_target))
-    return _kl_reduce(terms, x, reduction).to(input.dtype)
+    x, t = broadcast_pair(opmath(input), opmath(target).to(opmath(input).dtype))  # torch broadcasts, silently
+    terms = _kl_terms(x, t, bool(log_target))
+    return _kl_reduce(terms, input, reduction).to(input.dtype)  # batchmean: input's own first dim
 
 
 def kl_batchmean_over_numel(input, target, reduction="mean", log_target=False):

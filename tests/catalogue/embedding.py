@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._support import check_param, check_pm1, check_reduction, opmath, reduce, rows_check, same_shape
+from ._support import (
+    broadcast_pair, check_param, check_pm1, check_reduction, opmath, reduce, rows_check, same_shape,
+)
 
 # ============================================================================ hinge_embedding
 
@@ -17,13 +19,13 @@ from ._support import check_param, check_pm1, check_reduction, opmath, reduce, r
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """Correct hinge embedding loss (full contract): one torch.where on the label, x for y = 1 and
     max(0, margin - x) for y = -1.  Differs from torch by refusing targets other than +-1 (torch
-    silently sums both branches for them; known deviation embedding_targets_not_validated)."""
+    silently sums both branches for them; known deviation embedding_targets_not_validated).  Input and
+    target broadcast."""
     check_reduction(reduction)
     margin = check_param("margin", margin)
-    same_shape("hinge_embedding_loss", input, target)
     check_pm1("hinge_embedding_loss target", target)
-    x = opmath(input)
-    terms = torch.where(target == 1, x, torch.clamp_min(margin - x, 0.0))
+    x, y = broadcast_pair(opmath(input), target)  # torch broadcasts, silently
+    terms = torch.where(y == 1, x, torch.clamp_min(margin - x, 0.0))
     return reduce(terms, reduction).to(input.dtype)
 
 

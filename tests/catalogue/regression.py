@@ -86,6 +86,22 @@ def mse_backward_averages_grad_output(input, target, reduction="mean"):
     return _hand_written_mse(input, target, reduction, "averaged")
 
 
+def mse_pairs_equal_numel(input, target, reduction="mean"):
+    """BUG: input and target holding the same number of elements are paired in memory order
+    (``reshape(-1)`` on both) instead of broadcast; other shapes broadcast.  What THNN's
+    MSECriterion did (pytorch/pytorch#4938: ``mse_loss(x.view(2, 1), y.view(2, 1, 1, 1))`` returned 1
+    where the broadcast mean is 1.5) and what the (N, 1) prediction against an (N,) target of
+    pytorch/pytorch#16045 silently means: the contract forms the (N, N) broadcast."""
+    check_reduction(reduction)
+    x, y = opmath(input), opmath(target)
+    if x.numel() == y.numel():
+        terms = ((x.reshape(-1) - y.reshape(-1)) ** 2).reshape(input.shape)
+    else:
+        x, y = broadcast_pair(x, y)
+        terms = (x - y) ** 2
+    return reduce(terms, reduction).to(input.dtype)
+
+
 def mse_mean_over_batch(input, target, reduction="mean"):
     """BUG: 'mean' divides the sum of squared errors by the batch size ``input.shape[0]`` instead of
     the number of elements (right only for 0-d and 1-D inputs)."""
