@@ -99,6 +99,10 @@ KINDS = ("target", "input", "both")
 #: count the strategies' magnitude caps allow for: their largest shape, (4, 4, 4))
 BOTH_MAX_TERMS = 64
 
+#: a crossed pair ((..., D, 1) vs (..., 1, D)) has one dimension more than the drawn shape: drawn only from
+#: shapes of fewer dimensions than this (the regression strategies draw up to 3)
+CROSS_MAX_RANK = 3
+
 
 def shape_kind(case: Case, names=("input", "target")) -> str:
     """``same`` where the two arguments have one shape, else the side(s) that broadcast."""
@@ -155,7 +159,10 @@ def broadcast_pair(draw, case: Case, names=("input", "target"), follow: dict | N
         else:
             x = np.full(shape, float(x))
     else:
-        kinds = KINDS if full[-1] > 1 and int(np.prod(full)) * full[-1] <= BOTH_MAX_TERMS else KINDS[:2]
+        # crossing adds a dimension: only below CROSS_MAX_RANK, so a crossed pair has a rank the loss's own
+        # strategy draws too (every rank drawn in every variant: tests/test_coverage.py)
+        crossable = full[-1] > 1 and int(np.prod(full)) * full[-1] <= BOTH_MAX_TERMS and len(full) < CROSS_MAX_RANK
+        kinds = KINDS if crossable else KINDS[:2]
         kind = draw(st.sampled_from(kinds))
         if kind == "both":
             x, y = crossed(x, y) if draw(st.booleans()) else crossed(y, x)[::-1]

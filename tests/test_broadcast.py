@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 import refimpl
+import refimpl.grad
 from properties import broadcast as B
 from properties.bad_inputs import ROWS, BadInputFailure, check_bad_input
 from properties.coverage import draw_cases
