@@ -30,12 +30,23 @@ def _nested(v) -> str:
     return literal(v)
 
 
+#: arrays of more elements are written as their distinct values indexed (or ``torch.full``), exactly
+COMPACT_ABOVE = 64
+
+
 def literal(value) -> str:
     """Exact Python source for a value (arrays as nested lists of round-tripping floats)."""
     if isinstance(value, np.ndarray):
         kind = "torch.int64" if value.dtype.kind in "iu" else "torch.float64"
         if value.size == 0:  # a nested empty list would lose the shape
             return f"torch.empty({value.shape!r}, dtype={kind})"
+        if value.size > COMPACT_ABOVE:  # a long case (a few drawn rows repeated): its distinct values, indexed
+            values, codes = np.unique(value, return_inverse=True)
+            if values.size == 1:
+                return f"torch.full({value.shape!r}, {literal(values.tolist()[0])}, dtype={kind})"
+            if values.size <= value.size // 4:
+                return (f"torch.tensor({_nested(values.tolist())}, dtype={kind})"
+                        f"[torch.tensor({codes.reshape(value.shape).tolist()})]")
         return f"torch.tensor({_nested(value.tolist())}, dtype={kind})"
     if isinstance(value, float):
         return repr(float(value)) if np.isfinite(value) else f"float({str(value)!r})"

@@ -155,6 +155,22 @@ def cross_entropy_half_mean_overflows() -> bool:
     return _half_sum_overflows(F.cross_entropy(x, y), terms.float().mean()) and float(terms[0]) == 80.0
 
 
+def torch_sum_of_expanded_tensor_accumulates_sequentially() -> bool:
+    """torch.sum (CPU) of 4096 float64 copies of v = 1.3, a (1, 4) row expanded to (1024, 4) (stride 0
+    along the rows), is further from 4096 v than ceil(log2 4096) = 12 roundings allow (~170 u), while
+    the same values contiguous are within it (~3 u): the rows of stride 0 are added one by one (error
+    growing like n u), the contiguous tensor by torch's cascade sum."""
+    from fractions import Fraction
+
+    import torch
+
+    v = 1.3
+    exact = Fraction(v) * 4096
+    rel = lambda t: float(abs(Fraction(float(t.sum())) - exact) / exact) / 2.0**-53
+    expanded = torch.full((1, 4), v, dtype=torch.float64).expand(1024, 4)
+    return rel(expanded) > 12 and rel(torch.full((1024, 4), v, dtype=torch.float64)) <= 12
+
+
 def mse_weighted_half_mean_overflows() -> bool:
     import torch
     import torch.nn.functional as F
@@ -336,6 +352,28 @@ def monai_dice_squared_pred_gradient_cancellation() -> bool:
             and gotb == 0.0 and exactb > 4e-3)
 
 
+def monai_dice_squared_pred_forward_cancellation() -> bool:
+    """DiceLoss(squared_pred=True) in float64 of 4096 voxels: p = 0.7 where g = 0 (2048 voxels), p = 1e-3
+    where g = 1 (2048): the loss is ~108 ulp off the exact value (Fraction arithmetic on the same float64
+    inputs), where squared_pred=False is correctly rounded."""
+    from fractions import Fraction
+
+    import torch
+    from monai.losses import DiceLoss
+
+    n = 2048
+    p = torch.cat([torch.full((n,), 0.7, dtype=torch.float64), torch.full((n,), 1e-3, dtype=torch.float64)])[None, None]
+    g = torch.cat([torch.zeros(n), torch.ones(n)]).double()[None, None]
+    s = Fraction(1e-5)
+    a, b = Fraction(0.7), Fraction(1e-3)
+    exact = float(1 - (2 * n * b + s) / (n * (a * a + b * b) + n + s))
+    got = float(DiceLoss(squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)(p, g))
+    ulps = abs(got - exact) / float(np.spacing(exact))
+    plain = 1 - (2 * n * b + s) / (n * (a + b) + n + s)
+    plain_ulps = abs(float(DiceLoss(smooth_nr=1e-5, smooth_dr=1e-5)(p, g)) - float(plain)) / float(np.spacing(float(plain)))
+    return ulps > 50 and plain_ulps <= 2
+
+
 def monai_dice_squared_pred_nan_second_derivative_at_zero_prediction() -> bool:
     """DiceLoss(squared_pred=True) where a channel's prediction is all zero (p = 0, g = 1, three
     voxels, smooth_dr = 1e-2): the first derivative is right (-2 / 3.01 each), the second is NaN
@@ -403,6 +441,7 @@ CHECKS = {f.__name__: f for f in (
     bce_weight_not_differentiable, bce_with_logits_weights_not_differentiable,
     cross_entropy_index_weight_not_differentiable,
     cross_entropy_half_mean_overflows, mse_weighted_half_mean_overflows, kl_div_batchmean_half_overflows,
+    torch_sum_of_expanded_tensor_accumulates_sequentially,
     monai_dice_squared_pred_nan_second_derivative_at_zero_prediction,
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,
@@ -412,7 +451,8 @@ CHECKS = {f.__name__: f for f in (
     empty_batch_mean_is_nan, cross_entropy_all_ignored_mean_is_nan, triplet_distance_of_identical_vectors_is_eps,
     cosine_zero_vector_float16_is_nan,
     monai_focal_computes_in_float32, monai_focal_sum_averages_spatial_dims,
-    monai_dice_squared_pred_gradient_cancellation, monai_focal_easy_negative_cancellation,
+    monai_dice_squared_pred_gradient_cancellation, monai_dice_squared_pred_forward_cancellation,
+    monai_focal_easy_negative_cancellation,
     thirdparty_focal_gamma_negative_accepted,
     monai_dice_negative_smooth_accepted,
 )}
@@ -444,6 +484,19 @@ def keras_float64_computed_in_float32() -> bool:
     asked = losses.MeanSquaredError(reduction="none", dtype="float64")(y, x)
     rel = abs(float(asked) - exact) / exact
     return default.dtype == torch.float32 and asked.dtype == torch.float64 and 1e-9 < rel < 1e-6
+
+
+def keras_half_mean_sums_in_input_dtype() -> bool:
+    """keras.losses.MeanSquaredError (dtype float16) of 4000 residuals of 6: the mean 36 is a float16
+    number, the loss is inf -- 'sum_over_batch_size' / 'mean_with_sample_weight' divide the sum of the
+    per-sample losses (144000), formed in the input dtype; torch's fused mse_loss gives 36."""
+    import torch
+    import torch.nn.functional as F
+
+    losses = _keras_losses()
+    x, zero = torch.full((4000, 1), 6.0, dtype=torch.float16), torch.zeros(4000, 1, dtype=torch.float16)
+    got = losses.MeanSquaredError(dtype="float16")(zero, x)
+    return _half_sum_overflows(got, F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
 
 
 def keras_scalar_loss_not_reduced() -> bool:
@@ -732,7 +785,7 @@ def fvcore_smooth_l1_small_beta_is_l1() -> bool:
 
 
 CHECKS.update({f.__name__: f for f in (
-    keras_float64_computed_in_float32, keras_scalar_loss_not_reduced, keras_empty_batch_reductions,
+    keras_float64_computed_in_float32, keras_half_mean_sums_in_input_dtype, keras_scalar_loss_not_reduced, keras_empty_batch_reductions,
     keras_losses_do_not_broadcast,
     keras_all_ignored_mean_is_zero, keras_bce_clips_probabilities, keras_kl_divergence_clips_probabilities,
     keras_focal_from_logits_through_clipped_sigmoid, keras_focal_nan_logit_raises,

@@ -34,6 +34,14 @@ class FloatFormat:
         """Unit roundoff 2**-p: the largest relative error of one round-to-nearest."""
         return 2.0 ** (-self.precision)
 
+    @property
+    def overflow(self) -> float:
+        """The magnitude from which a value rounds to infinity in this format: ``max`` plus half its
+        spacing (IEEE 754 round to nearest; float16: 65520).  float64 has none (inf)."""
+        if self.name == "float64":
+            return math.inf
+        return self.max + 2.0 ** (math.floor(math.log2(self.max)) - self.precision)
+
     def ulp(self, value) -> np.ndarray:
         """Spacing of this format at |value| (subnormal spacing below ``tiny``)."""
         v = np.abs(np.asarray(value, dtype=np.float64))

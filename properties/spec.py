@@ -65,6 +65,8 @@ class LossSpec:
     sized_by:    parameters the strategy sizes magnitudes by (triplet's ``p``: the cap of |x|^p): a case
                  drawn with another value is outside the domain at the default, so an implementation
                  lacking the parameter is checked only on cases drawn at its default.
+    builtin_deviations: the torch built-in's recorded known deviations on a region of generated cases
+                 (``properties.subjects.CaseDeviation``), attached to its subject.
     """
 
     name: str
@@ -87,6 +89,7 @@ class LossSpec:
     sized_by: tuple[str, ...] = ()
     shape_kind: Callable[[Case], str] | None = None
     sum_length: Callable[[Case], int] | None = None
+    builtin_deviations: tuple = ()
 
     def summed(self, case: Case) -> int:
         """The number of terms of the longest sum the loss forms on ``case`` (``sum_length``)."""

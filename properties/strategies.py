@@ -211,7 +211,8 @@ def long_terms(limit: float = math.inf) -> st.SearchStrategy[int]:
 ACCUMULATOR_MAX = float(np.finfo(np.float32).max)
 
 
-def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...] = MEAN_LIKE, fmt=None) -> int:
+def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...] = MEAN_LIKE, fmt=None,
+                 gain: float = 1.0) -> float:
     """How many terms whose magnitudes must add up to a finite value in the dtype ``fmt``: for a reduction
     in ``mean_like`` only as many as a float32 accumulator needs (``ACCUMULATOR_MAX``): 1 in float16 --
     a 'mean' of terms each in range is in range, its *sum* may overflow float16 and must not matter --
@@ -219,10 +220,11 @@ def summed_count(reduction: str | None, n_terms: int, mean_like: tuple[str, ...]
     accumulator cannot hold beyond the dtype's range (torch's mean is inf there too); else (a 'sum', or
     ``None``: a case drawn for any reduction) ``n_terms``.  A spec passes a narrower ``mean_like``
     where the function it mirrors computes its mean as a sum in the dtype divided afterwards (a
-    recorded known deviation)."""
+    recorded known deviation).  ``gain``: the largest factor a term carries beyond the magnitude the
+    caller caps (a weight of up to 1e2): the count is in units of capped terms, ``gain`` times the terms."""
     if reduction in mean_like and fmt is not None and fmt.max * n_terms < ACCUMULATOR_MAX:
-        return 1
-    return int(n_terms)
+        return gain
+    return n_terms * gain
 
 
 #: the spread of a long 'mean' example drawn in its mean band (:func:`mean_band`): terms of one order, as a

@@ -267,7 +267,8 @@ def builtin_subjects(spec: LossSpec) -> list[Subject]:
     """The torch built-in that ``spec`` checks, if it has one."""
     if spec.torch_function is None:
         return []
-    return [Subject(spec.name, "torch", spec.torch_function, resolve(spec.torch_function))]
+    return [Subject(spec.name, "torch", spec.torch_function, resolve(spec.torch_function),
+                    case_deviations=spec.builtin_deviations)]
 
 
 # ---- the active registry -----------------------------------------------------------------

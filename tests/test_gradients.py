@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, event, given, reject, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from torch.autograd.gradcheck import GradcheckError
 
 from .matrix import recorded_subject  # noqa: E402
-from properties.fit import admitted, fitted, not_applicable
+from properties.fit import admitted, discarding_recorded, fitted, not_applicable
 from properties.formats import DTYPE_NAMES
 from properties.gradients import (
     GradientError, check_gradient, cotangents, differentiable, gradcheck_case, gradient_format, smooth_cases,
@@ -41,21 +41,6 @@ def _sid(subject) -> str:
     return "" if subject.name == "torch" else f"{subject.name}-"
 
 
-def _discarding_recorded(subject, check: str, case, dtype: str, failure, run):
-    """``run()``; inside a region where ``subject`` has a recorded deviation for ``check``
-    (``Subject.case_deviations``; its check function demonstrates it on the installed version) a
-    ``failure`` discards the case -- not the end of the test, whose other examples keep checking."""
-    deviation = subject.case_deviation(check, case.rounded(dtype), dtype)  # the values the implementation sees
-    if deviation is None:
-        run()
-        return
-    try:
-        run()
-    except failure:
-        event(f"discarded: recorded known deviation {deviation.deviation!r}")
-        reject()
-
-
 def _gradcheck_test(spec):
     params = [pytest.param(s, v, d.values[0], id=f"{_sid(s)}float64-{d.id}-{v}", marks=d.marks)
               for s in subjects_for(spec) for d in DEVICES for v in spec.variants]
@@ -69,7 +54,7 @@ def _gradcheck_test(spec):
         case = admitted(fspec, subject, case, dtype="float64", variant=variant, strict=True)
         reduction = data.draw(st.sampled_from(fspec.reductions), label="reduction")
         names = differentiable(fspec, case)
-        _discarding_recorded(subject, "gradcheck", case, "float64", GradcheckError,
+        discarding_recorded(subject, "gradcheck", case, "float64", GradcheckError,
                              lambda: gradcheck_case(subject, case, names, reduction, device))
 
     test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
@@ -94,7 +79,7 @@ def _gradient_test(spec):
         # a random cotangent: per element for 'none', a number for 'mean' / 'sum'
         shape = np.shape(fspec.call_reference(case.rounded(dtype), reduction="none"))
         upstream = data.draw(cotangents(shape, reduction), label="upstream gradient")
-        _discarding_recorded(subject, "gradient", case, dtype, GradientError,
+        discarding_recorded(subject, "gradient", case, dtype, GradientError,
                              lambda: check_gradient(fspec, subject, case, dtype, device, reduction, upstream))
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"

@@ -251,34 +251,60 @@ META_DEVICE = (CaseDeviation("keras_meta_input_moved_to_keras_device", "placemen
                              why="Keras computes on its own device: the result is not on the inputs' device"),)
 
 
+def _half_sum_overflows(loss: str):
+    """``applies(case, dtype)`` of the known deviation keras_half_mean_sums_in_input_dtype: a float16
+    'mean' whose per-sample losses' sum, formed in float16 by Keras, is beyond 65504 -- estimated from
+    the reference as the larger of the (weighted) sum and the mean times the target's element count
+    (Keras's sample weights of non-ignored targets are total / valid)."""
+
+    def applies(case, dtype: str) -> bool:
+        if dtype != "float16" or case.kwargs.get("reduction") != "mean":
+            return False
+        from ..specs import SPECS
+
+        spec = SPECS[loss]
+        count = max(v.size for v in case.args.values())
+        with np.errstate(all="ignore"):
+            total = max(abs(float(spec.call_reference(case.with_kwargs(reduction="sum")))),
+                        abs(float(spec.call_reference(case))) * count)
+        return not total < 0.99 * HALF_MAX  # NaN included
+
+    return CaseDeviation("keras_half_mean_sums_in_input_dtype", "agreement", applies,
+                         why="float16 'mean': Keras sums the per-sample losses in float16 before dividing")
+
+
+HALF_MAX = 65504.0
+
+
 def subjects(version: str) -> dict[str, list[Subject]]:
     import keras
 
     if keras.backend.backend() != "torch":  # KERAS_BACKEND chosen otherwise: Keras takes no torch tensors
         return {}
-    common = dict(origin="thirdparty", dtypes=DTYPES, timeout=timeout_seconds(), case_deviations=META_DEVICE)
+    common = dict(origin="thirdparty", dtypes=DTYPES, timeout=timeout_seconds())
+    deviations = lambda loss: dict(case_deviations=(*META_DEVICE, _half_sum_overflows(loss)))
     elementwise = (f"Keras {version}: (y_true, y_pred) order; inputs as reshape(-1, 1) make the per-sample mean "
                    "elementwise ('none' reshaped back); dtype=the input's; ")
     return {
         "mse": [Subject(
             "mse", "keras", "keras.losses.MeanSquaredError", mse, source=f"{__name__}.mse", admits=_same_shapes,
-            **common,
+            **common, **deviations("mse"),
             conventions=elementwise + "'mean' -> 'mean_with_sample_weight' (sum(w l) / sum(w)); weight -> "
                                       "sample_weight broadcast to the input",
             limits=NO_BROADCAST + FLOAT64)],
         "huber": [Subject(
             "huber", "keras", "keras.losses.Huber", huber, source=f"{__name__}.huber", admits=_same_shapes,
-            **common,
+            **common, **deviations("huber"),
             conventions=elementwise + "'mean' -> 'sum_over_batch_size' (mean(w l)); weight -> sample_weight",
             limits=NO_BROADCAST + FLOAT64)],
         "bce_with_logits": [Subject(
             "bce_with_logits", "keras", "keras.losses.BinaryCrossentropy", bce_with_logits,
-            source=f"{__name__}.bce_with_logits", variants=("plain", "weight"), **common,
+            source=f"{__name__}.bce_with_logits", variants=("plain", "weight"), **common, **deviations("bce_with_logits"),
             conventions=elementwise + "from_logits=True; 'mean' -> 'sum_over_batch_size'; weight -> sample_weight",
             limits="no pos_weight in Keras; " + FLOAT64)],
         "focal": [Subject(
             "focal", "keras", "keras.losses.BinaryFocalCrossentropy", focal, source=f"{__name__}.focal",
-            admits=_focal_admits, **common,
+            admits=_focal_admits, **common, **deviations("focal"),
             conventions=elementwise + "from_logits=True; alpha < 0 -> apply_class_balancing=False, else True with "
                                       "alpha; 'mean' -> 'sum_over_batch_size'",
             limits="compared where every |logit| <= 1: from_logits=True is sigmoid then the probability BCE clipped "
@@ -286,7 +312,7 @@ def subjects(version: str) -> dict[str, list[Subject]]:
                    "beyond |x| = 16.1 (known deviation keras_focal_from_logits_through_clipped_sigmoid); " + FLOAT64)],
         "cross_entropy": [Subject(
             "cross_entropy", "keras", CROSS_ENTROPY_QUALNAME, cross_entropy, source=f"{__name__}.cross_entropy",
-            admits=_cross_entropy_admits, variants=("index", "ignore_index", "prob", "prob-label_smoothing"), **common,
+            admits=_cross_entropy_admits, variants=("index", "ignore_index", "prob", "prob-label_smoothing"), **common, **deviations("cross_entropy"),
             conventions=f"Keras {version}: from_logits=True; index targets -> SparseCategoricalCrossentropy("
                         "ignore_class=ignore_index), labels given a trailing unit axis; probability targets -> "
                         "CategoricalCrossentropy(label_smoothing); class axis moved last; 'mean' -> "

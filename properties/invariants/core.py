@@ -471,14 +471,14 @@ def _run_invariant(inv: Invariant, spec: LossSpec, subject: Subject, dtype: str,
                    draw: Callable) -> None:
     ev = Evaluator(spec, subject, dtype, device)
     first = lambda diagnosis: headline(subject.qualname, diagnosis, spec.name, dtype, device, inv.name)
-    about = f"invariant {inv.id}: {inv.statement}\nholds when: {inv.holds_when}\ncase: {case!r}\n"
+    about = lambda: f"invariant {inv.id}: {inv.statement}\nholds when: {inv.holds_when}\ncase: {case!r}\n"
     try:
         claims = inv.relation(ev, case, draw)
     except _CallFailed as exc:  # a breach (or NaN) is diagnosed as such, before the invariant
-        raise InvariantViolation(f"{first(str(exc))}\n{about}while evaluating {exc.label} for the invariant\n"
+        raise InvariantViolation(f"{first(str(exc))}\n{about()}while evaluating {exc.label} for the invariant\n"
                                  f"Reproduce:\n{ev.reproduction()}") from exc
     for claim in claims:
         ok, detail, ratio = check_claim(claim)
         if not ok:
-            raise InvariantViolation(f"{first(f'violates invariant {inv.id}: {claim.text}')}\n{about}{detail}\n"
+            raise InvariantViolation(f"{first(f'violates invariant {inv.id}: {claim.text}')}\n{about()}{detail}\n"
                                      f"Reproduce:\n{ev.reproduction(claim)}", ratio)

@@ -77,7 +77,7 @@ def _ce_cases(draw, variant, fmt, reduction=None):
     n = int(np.prod(shape)) // n_classes
     per_row = n // shape[0] if axis else 1
     rows, seed = draw(S.extension(n_long, per_row))
-    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row * gain), _CE_MEAN_LIKE, fmt=fmt))
+    cap = _logit_cap(fmt, n_classes, S.summed_count(reduction, max(n, rows * per_row), _CE_MEAN_LIKE, fmt=fmt, gain=gain))
     x = draw(S.array(shape, S.reals(1e-3, cap)))
     kwargs = {}
     if "weight" in feats:
@@ -177,7 +177,7 @@ def _logits_cap(fmt, reduction, n_long, gain: float = 1.0):
     """Logits' cap: a term is at most about |x| times the weights (``gain``: their largest product), 1000
     of them (or a long sum's terms) sum to a finite value -- one term for a float16 'mean'
     (``S.summed_count``)."""
-    return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long * gain), fmt=fmt)))
+    return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long), fmt=fmt, gain=gain)))
 
 
 @st.composite

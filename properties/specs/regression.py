@@ -12,6 +12,7 @@ from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
 from ..spec import LossSpec
+from ..subjects import CaseDeviation
 
 MAX_ELEMS = S.SHORT_TERMS
 
@@ -38,10 +39,11 @@ def _residual_case(draw, fmt, weight: bool, reduction=None, power: float = 2.0, 
     per_row = int(np.prod(shape[1:], dtype=np.int64))
     rows, seed = draw(S.extension(n_long, per_row))
     n_terms = max(rows * per_row, MAX_ELEMS)
-    count = S.summed_count(reduction, n_terms, mean_like, fmt=fmt)
+    gain = 1e2 if weight else 1.0  # a weight is at most 1e2
+    count = S.summed_count(reduction, n_terms, mean_like, fmt=fmt, gain=gain)
     cap = _residual_cap(fmt, count, power)
     top, in_band = draw(S.mean_band(16 * fmt.tiny, cap,
-                                    fmt.headroom_cap(power, n_terms, 1.0) if n_long and count == 1 else None))
+                                    fmt.headroom_cap(power, n_terms, 1.0) if n_long and count == gain else None))
     if in_band:  # a long mean's band: residuals of one order, |x - y| in [|x|, 2|x|] (the sum ~ n times the mean)
         x = draw(S.related(shape, 1, 16 * fmt.tiny, cap, S.MEAN_BAND_SPAN, top=top, zero=False))[0]
         y = -x * np.random.default_rng(seed).uniform(0.0, 1.0, np.shape(x))
@@ -111,6 +113,10 @@ MSE = LossSpec(
     torch_function="torch.nn.functional.mse_loss", cases=_mse_cases, variants=("plain", "weight"),
     scale=T.scale_mse, denominator=_weighted_mean_denominator, underflow=T.underflow_weighted,
     mirrors="reduction; weight (torch>=2.6: weighted mean = sum(w l)/sum(w)); any shape incl. 0-d; broadcasting",
+    builtin_deviations=(CaseDeviation(
+        "torch_sum_of_expanded_tensor_accumulates_sequentially", "agreement",
+        lambda case, dtype: case.kwargs.get("reduction") == "mean" and case.layouts.get("weight") == "expanded",
+        why="an expanded (stride-0) weight: the weighted mean's torch.sum(weight) adds its elements one by one"),),
 )
 HUBER = LossSpec(
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),
