@@ -270,6 +270,18 @@ def lengthen(arrays, rows: int, seed: int, axis: int = 0):
     return [None if a is None else np.take(a, index, axis=axis) for a in arrays]
 
 
+@st.composite
+def long_array(draw, size: int, elements: st.SearchStrategy, dtype=np.int64) -> np.ndarray:
+    """A 1-d array of ``size`` values of ``elements``: at most ``SHORT_TERMS`` drawn by Hypothesis (shrinkable),
+    the rest picked among them (:func:`lengthen`) -- a long case's per-element values (an invariant's shifts,
+    lattice points) without Hypothesis drawing thousands of elements one by one."""
+    k = min(int(size), SHORT_TERMS)
+    drawn = np.array(draw(st.lists(elements, min_size=k, max_size=k)), dtype=dtype)
+    if size <= k:
+        return drawn
+    return lengthen([drawn], int(size), draw(st.integers(0, 2**32 - 1)))[0]
+
+
 def lengthen_case(case, rows: int, seed: int, also: tuple[str, ...] = ()):
     """``case`` (a :class:`properties.cases.Case`) with ``rows`` rows along its first argument's first
     axis (:func:`lengthen`): every array argument or keyword of the same rank and first dimension (a target,

@@ -134,11 +134,13 @@ def _prob_target_losses(x, q, w_b, axis, n_classes, eps):
     else:
         coef = q if w_b is None else q * w_b
     m, l = _softmax_parts_into(x, axis, buf := np.empty(x.shape))
-    # -sum_c coef_c logp_c = sum_c coef_c * (l - d_c); 0 * inf (a -inf logit with q_c = 0) counts 0
+    # -sum_c coef_c logp_c = sum_c coef_c * (l - d_c); 0 * inf (a -inf logit with q_c = 0) counts 0, a NaN
+    # logit stays NaN (the row's softmax is undefined whatever its target)
     prod = _neg_logp_into(x, m, l, buf)
+    undefined = np.isnan(prod)
     with np.errstate(invalid="ignore"):
         prod *= coef
-    np.copyto(prod, 0.0, where=coef == 0)
+    np.copyto(prod, 0.0, where=(coef == 0) & ~undefined)
     return np.sum(prod, axis=axis)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
+from properties import budget
 from properties.agreement import AgreementError, check_agreement
 from properties.fit import admitted, discarding_recorded, fitted
 from properties.formats import DTYPE_NAMES, FORMATS
@@ -33,7 +34,10 @@ def _matrix(spec):
 
 
 def _agreement_test(spec):
+    cells = len(DTYPE_NAMES) * len(spec.reductions) * len(spec.variants)
+
     @pytest.mark.parametrize("subject, dtype, device, reduction, variant", list(_matrix(spec)))
+    @settings(max_examples=budget.examples("agreement", cells))  # the loss's budget over its cells
     @given(data=st.data())
     def test(subject, dtype, device, reduction, variant, data):
         fspec = fitted(spec, subject)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from properties import budget
 from properties.coverage import draw_from
 from properties.edge_cases import CONDITIONS, EDGE_CASES, EdgeCaseFailure, allowed_pairs, edge_variant_pairs, prepared, \
     run_edge_case
@@ -24,8 +25,10 @@ from properties.edge_cases.row import known_for
 
 
 def _edge_test(spec):
+    cells = sum(len(row.dtypes) for row in EDGE_CASES[spec.name])
+
     @pytest.mark.parametrize("subject, dtype, device, row", list(subject_matrix(spec, EDGE_CASES[spec.name])))
-    @settings(max_examples=ROW_EXAMPLES)
+    @settings(max_examples=budget.examples("edge cases", cells, ROW_EXAMPLES))  # the loss's budget over its rows
     @given(data=st.data())
     def test(subject, dtype, device, row, data):
         fmt = FORMATS[dtype]

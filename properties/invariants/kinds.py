@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 from hypothesis import assume, strategies as st
 
+from .. import strategies as S
 from ..cases import Case
 from .core import Claim, Q, exact_or_reject, zeros
 
@@ -263,5 +264,5 @@ def lattice(draw, shape, fmt, cap: float, spare_bits: int = 2) -> np.ndarray:
     e_hi = int(np.floor(np.log2(cap / (2 * k_max))))
     e_lo = max(e_hi - 16, int(np.ceil(np.log2(fmt.tiny))) + 1)
     e = draw(st.integers(min(e_lo, e_hi), e_hi), "lattice exponent")
-    ks = draw(st.lists(st.integers(-k_max, k_max), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
-    return (np.array(ks, dtype=np.float64) * 2.0**e).reshape(shape)
+    ks = draw(S.long_array(int(np.prod(shape)), st.integers(-k_max, k_max)))
+    return (ks.astype(np.float64) * 2.0**e).reshape(shape)

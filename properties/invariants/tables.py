@@ -171,8 +171,7 @@ def _ce_shift(ev, case, draw):
     e = -4 if e is None else e
     k_max = 2 ** (ev.fmt.precision - 2)
     sample_shape = x.shape[:axis] + (1,) + x.shape[axis + 1:]
-    c = np.array(draw(st.lists(st.integers(-k_max, k_max), min_size=int(np.prod(sample_shape)),
-                               max_size=int(np.prod(sample_shape))), "shift multiples"), dtype=np.float64)
+    c = draw(S.long_array(int(np.prod(sample_shape)), st.integers(-k_max, k_max)), "shift multiples").astype(np.float64)
     shift = c.reshape(sample_shape) * 2.0 ** e
     return {"case": case, "shifted": exact_or_reject(ev, Case({**case.args, "input": x + shift}, case.kwargs))}
 
