@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
+from .strategies import LONG_TERMS
 
 #: the share of drawn cases whose every array is contiguous (the others draw a layout per array), and the
 #: band tests/test_layouts.py holds the measured share in
@@ -125,11 +126,23 @@ def layouts_of(case) -> dict[str, str]:
     return {name: case.layouts.get(name, CONTIGUOUS) for name, _ in case.arrays()}
 
 
+#: arrays of this many elements (a long reduction's: ``properties.strategies.LONG_TERMS``) are drawn contiguous.
+#: torch reduces a dimension that is not contiguous in memory by adding its elements one after the other,
+#: not by its cascade sum (pytorch#37234, known deviation torch_sum_of_expanded_tensor_accumulates_sequentially):
+#: float32 torch.sum over dims (0, 2) of a transposed (3, 3, 1006) tensor is ~45 u off where the contiguous one
+#: is ~2 u, and a Dice computed that way ~100 u in its gradient -- beyond the tolerance model's pairwise
+#: ceil(log2 n) u, which a correct implementation on contiguous data meets.  Short cases (at most a few hundred
+#: elements) take every layout; there a sequential sum's error stays within the bound.
+LONG_CONTIGUOUS = LONG_TERMS[0]
+
+
 @st.composite
 def _draw_layouts(draw, cases, admits, fmt):
     case = draw(cases)
     if draw(st.sampled_from(range(_CONTIGUOUS_CHOICE))) == 0:  # shrinks to all-contiguous
         return case
+    if max((v.size for _, v in case.arrays()), default=0) >= LONG_CONTIGUOUS:
+        return case  # a long reduction stays contiguous (LONG_CONTIGUOUS)
     chosen = {}
     for name, v in case.arrays():
         options = [lay.name for lay in LAYOUTS if lay.applies(v)]

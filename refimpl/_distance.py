@@ -23,7 +23,8 @@ def _pnorm_of_abs(a: np.ndarray, p: float) -> np.ndarray:
     """:func:`pnorm_rows` of ``a = |v|``, overwriting ``a``."""
     m = np.max(a, axis=-1, keepdims=True) if a.shape[-1] else np.zeros(a.shape[:-1] + (1,))
     safe = np.where(m > 0, m, 1.0)
-    s = np.divide(a, safe, out=a)
+    with np.errstate(invalid="ignore"):  # inf / inf: the row's norm is inf (below)
+        s = np.divide(a, safe, out=a)
     if p == 2.0:
         acc = np.sqrt(np.sum(np.multiply(s, s, out=s), axis=-1))
     elif p == 1.0:
@@ -31,4 +32,7 @@ def _pnorm_of_abs(a: np.ndarray, p: float) -> np.ndarray:
     else:
         s **= p
         acc = np.sum(s, axis=-1) ** (1.0 / p)
-    return np.squeeze(m, -1) * acc
+    m = np.squeeze(m, -1)
+    # a row holding an infinity (and no NaN, which max propagates) has an infinite norm: inf / inf in the
+    # scaling would make it NaN
+    return np.where(np.isposinf(m), np.inf, m * acc)

@@ -57,6 +57,21 @@ def poke(fill: float, prediction_only: bool = False):
     return transform
 
 
+def _batch_args(spec: LossSpec, case: Case) -> set[str]:
+    """The positional arguments that carry the batch axis: every one with dimensions (labels of a lower
+    rank included) -- but of an elementwise pair that broadcasts (``properties.broadcast``: mse's (N, 3)
+    input against a (3,) or (1, 3) target) only those of the full rank and batch size, the others
+    broadcasting against any batch, an empty one included."""
+    from ..broadcast import BROADCASTS
+
+    arrays = {k: v for k, v in case.args.items() if isinstance(v, np.ndarray) and v.ndim}
+    if spec.name not in BROADCASTS or not arrays:
+        return set(arrays)
+    full = max(v.ndim for v in arrays.values())
+    size = max(v.shape[0] for v in arrays.values() if v.ndim == full)
+    return {k for k, v in arrays.items() if v.ndim == full and v.shape[0] == size}
+
+
 def cut(stop: int):
     """The first ``stop`` samples of every batched argument (0: an empty batch, 1: a batch of one),
     and of every keyword array with the first argument's rank and batch size (elementwise weights;
@@ -65,8 +80,10 @@ def cut(stop: int):
     def transform(draw, spec: LossSpec, case: Case, fmt) -> Case:
         first = next(iter(case.args.values()))
         assume(first.ndim > spec.event_dims)  # an unbatched input has no batch to cut
+        cuts = _batch_args(spec, case)
+        assume(next(iter(case.args)) in cuts)
         batched = lambda v: isinstance(v, np.ndarray) and v.ndim == first.ndim and v.shape[:1] == first.shape[:1]
-        cut = Case({k: v[:stop] if v.ndim else v for k, v in case.args.items()},
+        cut = Case({k: v[:stop] if k in cuts else v for k, v in case.args.items()},
                    {k: v[:stop] if batched(v) else v for k, v in case.kwargs.items()})
         if stop == 0:  # a batch-pooled loss (Dice with batch=True) still has per-class terms: not empty
             assume(spec.call_reference(cut, reduction="none").size == 0)

@@ -70,6 +70,6 @@ def _dice_sum_length(case: Case) -> int:
 DICE = LossSpec(
     name="dice", reference=refimpl.dice, arg_names=("input", "target"),
     torch_function=None, cases=_dice_cases, variants=("soft_target", "hard_target"), scale=T.scale_dice, admits=_dice_admits,
-    sum_length=_dice_sum_length,
+    sum_length=_dice_sum_length, underflow=T.underflow_dice,
     mirrors="MONAI DiceLoss conventions: smooth_nr, smooth_dr, squared_pred, include_background, batch, reduction",
 )
