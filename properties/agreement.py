@@ -62,6 +62,13 @@ def _describe(label, got, ref, err, bnd, fmt, idx, names=("got", "reference")) -
             f"  error: abs {err:.3e}, rel {rel:.3e}, {ulps:.3g} ulp({fmt.name}); {versus}")
 
 
+def rounded_to_inf(got: np.ndarray, ref: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    """Where ``got`` is the correctly rounded value of an exact loss ``ref`` beyond the dtype's range: +-inf
+    (IEEE 754 rounds a magnitude from ``fmt.overflow`` on -- float16: 65520 -- to infinity)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(ref) & (np.abs(ref) >= fmt.overflow) & (got == np.copysign(np.inf, ref))
+
+
 def bound_for(spec: LossSpec, fmt: FloatFormat, case: Case, reduction: str, result: np.ndarray,
               terms: np.ndarray | None = None) -> np.ndarray:
     """The tolerance model's bound for ``result`` (the reference value of ``case``), shaped like it.
@@ -140,10 +147,8 @@ def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: st
 
     got = out.detach().to("cpu", torch.float64).numpy()
     fmt = spec.fmt(dtype)
-    # where the exact loss is beyond the dtype's range its correctly rounded value is +-inf (IEEE 754)
-    exact = np.where(np.isfinite(ref) & (np.abs(ref) >= fmt.overflow), np.copysign(np.inf, ref), ref)
     with np.errstate(invalid="ignore"):
-        err = np.where(np.isnan(ref) | (got == ref) | (got == exact), 0.0, np.abs(got - ref))
+        err = np.where(np.isnan(ref) | (got == ref) | rounded_to_inf(got, ref, fmt), 0.0, np.abs(got - ref))
     err = np.where(np.isnan(err), np.inf, err)  # an inf on one side only
     return Comparison(case, fmt, got, ref, bnd, err)
 

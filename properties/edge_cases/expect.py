@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..agreement import Comparison, _describe, bound_for
+from ..agreement import Comparison, _describe, bound_for, rounded_to_inf
 from ..cases import Case
 from ..diagnosis import array_source, reference_arguments
 from ..formats import FloatFormat
@@ -125,7 +125,7 @@ class Value(Expectation):
                     return f"the row's tolerance is not finite ({_fmt(tol)}): a defect of the row, not a pass"
                 bnd = np.where(finite, tol, 0.0)
         with np.errstate(invalid="ignore"):
-            err = np.where(np.isnan(want) | (got == want), 0.0, np.abs(got - want))
+            err = np.where(np.isnan(want) | (got == want) | rounded_to_inf(got, want, ctx.fmt), 0.0, np.abs(got - want))
         c = Comparison(ctx.case, ctx.fmt, got, want, bnd, np.where(np.isnan(err), np.inf, err))
         with np.errstate(over="ignore"):  # an error over a subnormal bound: inf
             ratio = np.where(np.isnan(got), 0.0, c.ratio) if self.nan_ok else c.ratio

@@ -35,7 +35,8 @@ def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=Non
     if weight is not None:
         c = c * as_f64("weight", weight)
         term = huber_terms(x, y, delta)
-        grads["weight"] = (term * gbar, np.abs(term * gbar))
+        w_shape = np.shape(as_f64("weight", weight))  # the input's, where input and target broadcast
+        grads["weight"] = (sum_to_shape(term * gbar, w_shape), sum_to_shape(np.abs(term * gbar), w_shape))
     return pack(
         input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
         target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),

@@ -41,7 +41,7 @@ def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -
         w = as_f64("weight", weight)
         gbar = per_term(grad_output, reduction, r.shape, denominator=np.sum(w))
         c = 2.0 * r * w * gbar
-        grads["weight"] = _weight_gradient(r * r, w, gbar, reduction)
+        grads["weight"] = _weight_gradient(r * r, w, gbar, reduction)  # summed to the weight's shape
     return pack(
         input=(sum_to_shape(c, x0.shape), sum_to_shape(np.abs(c), x0.shape)),
         target=(sum_to_shape(-c, y0.shape), sum_to_shape(np.abs(c), y0.shape)),
@@ -50,10 +50,14 @@ def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -
 
 
 def _weight_gradient(l: np.ndarray, w: np.ndarray, gbar: np.ndarray, reduction: str):
-    """``(d/dw, mag)`` of the weighted MSE (see the module docstring): ``gbar`` already carries the
-    1 / sum(w) of 'mean', which then also subtracts the weighted mean L (the normaliser's derivative)."""
+    """``(d/dw, mag)`` of the weighted MSE (see the module docstring), ``w`` of the input's shape and ``l``
+    of the broadcast one: the products summed over the axes ``w`` was broadcast along; ``gbar`` already
+    carries the 1 / sum(w) of 'mean', which then also subtracts the weighted mean L once per weight
+    element (the normaliser sum(w) is over the weight's own elements)."""
+    d, mag = sum_to_shape(l * gbar, w.shape), sum_to_shape(np.abs(l * gbar), w.shape)
     if reduction != "mean":
-        return l * gbar, np.abs(l * gbar)
+        return d, mag
     with np.errstate(invalid="ignore", divide="ignore"):
         big_l = np.sum(w * l) / np.sum(w)
-    return (l - big_l) * gbar, (l + np.abs(big_l)) * np.abs(gbar)
+    g = gbar.flat[0] if np.size(gbar) else 0.0  # 'mean': one value, g / sum(w)
+    return d - big_l * g, mag + np.abs(big_l) * np.abs(g)
