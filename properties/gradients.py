@@ -460,8 +460,10 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
     for name in names:
         want, mag, got = ref[name], ref[name + "__mag"], grads[name]
         arg = _array(case, name)
-        # a keyword tensor (a weight) collects every term it multiplies (and a weighted mean, the loss itself)
-        n_summed = np.size(terms) if name in case.kwargs else (arg.shape[-1] if arg.ndim else 1)
+        # a keyword tensor (a weight) collects every term it multiplies (and a weighted mean, the loss itself); a
+        # positional one its row, and the terms it was broadcast to (mse's (3,) target against a (4, 3) input)
+        n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
+                                                                   np.size(terms) // max(np.size(arg), 1))
         bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec.name, fmt))
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
