@@ -157,7 +157,7 @@ def _triplet(case: Case, fmt: FloatFormat = GRADCHECK_FORMAT) -> Case:
     p = 3.6 a component of 0.01 underflows and the gradient is -inf -- known deviation
     triplet_pnorm_underflow_low_precision); the relu's argument margin + d(a, p) - d(a, n) off 0
     (the margin moved where it is close) and, with swap, d(a, n) apart from d(p, n)."""
-    eps, norm_p, m = case.kwargs.get("eps", 1e-6), case.kwargs.get("p", 2.0), case.kwargs["margin"]
+    norm_p = case.kwargs.get("p", 2.0)
     gap = max(1.0, 2 * (16 * fmt.tiny) ** (1 / norm_p) / KINK_GAP)  # in units of KINK_GAP
     # the distances carry a few u of the dtype: the relu's and the minimum's kinks are kept
     # 16 u away (bfloat16: 6 %; measured: a 1.2 % gap flips the relu in bfloat16)
