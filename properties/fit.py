@@ -279,19 +279,18 @@ def not_applicable(spec: LossSpec, subject, case: Case) -> str | None:
 
 
 def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, run) -> None:
-    """``run()``; inside a region where ``subject`` has a recorded known deviation for ``check``
-    (``Subject.case_deviations``; its check function demonstrates it on the installed version) a
-    ``failure`` discards the example (``hypothesis.reject``) -- not the end of the test, whose other
-    examples keep checking.  ``case``: as drawn (the region is judged on it rounded to ``dtype``,
-    the values the implementation sees)."""
+    """``run()``; a ``failure`` inside a region where ``subject`` has a recorded known deviation for
+    ``check`` (``Subject.case_deviations``; its check function demonstrates it on the installed version)
+    discards the example (``hypothesis.reject``) -- not the end of the test, whose other examples keep
+    checking.  ``case``: as drawn; the region is judged, only on a failure, on it rounded to ``dtype``
+    (the values the implementation saw)."""
     from hypothesis import event, reject
 
-    deviation = subject.case_deviation(check, case.rounded(dtype), dtype)
-    if deviation is None:
-        run()
-        return
     try:
         run()
     except failure:
+        deviation = subject.case_deviation(check, case.rounded(dtype), dtype)
+        if deviation is None:
+            raise
         event(f"discarded: recorded known deviation {deviation.deviation!r}")
         reject()

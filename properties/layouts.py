@@ -136,12 +136,17 @@ def layouts_of(case) -> dict[str, str]:
 LONG_CONTIGUOUS = LONG_TERMS[0]
 
 
+def is_long(case) -> bool:
+    """Whether ``case`` holds an array of ``LONG_CONTIGUOUS`` elements or more (a long reduction's)."""
+    return max((v.size for _, v in case.arrays()), default=0) >= LONG_CONTIGUOUS
+
+
 @st.composite
 def _draw_layouts(draw, cases, admits, fmt):
     case = draw(cases)
     if draw(st.sampled_from(range(_CONTIGUOUS_CHOICE))) == 0:  # shrinks to all-contiguous
         return case
-    if max((v.size for _, v in case.arrays()), default=0) >= LONG_CONTIGUOUS:
+    if is_long(case):
         return case  # a long reduction stays contiguous (LONG_CONTIGUOUS)
     chosen = {}
     for name, v in case.arrays():

@@ -260,6 +260,7 @@ def _half_sum_overflows(loss: str):
     def applies(case, dtype: str) -> bool:
         if dtype != "float16" or case.kwargs.get("reduction") != "mean":
             return False
+        from ..formats import FORMATS
         from ..specs import SPECS
 
         spec = SPECS[loss]
@@ -267,13 +268,11 @@ def _half_sum_overflows(loss: str):
         with np.errstate(all="ignore"):
             total = max(abs(float(spec.call_reference(case.with_kwargs(reduction="sum")))),
                         abs(float(spec.call_reference(case))) * count)
-        return not total < 0.99 * HALF_MAX  # NaN included
+        return not total < 0.99 * FORMATS["float16"].max  # NaN included
 
     return CaseDeviation("keras_half_mean_sums_in_input_dtype", "agreement", applies,
                          why="float16 'mean': Keras sums the per-sample losses in float16 before dividing")
 
-
-HALF_MAX = 65504.0
 
 
 def subjects(version: str) -> dict[str, list[Subject]]:

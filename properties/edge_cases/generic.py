@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ..cases import Case
 from ..spec import LossSpec
 from .expect import Empty, agrees, exactly, nan
-from ..layouts import LAYOUTS, LONG_CONTIGUOUS
+from ..layouts import LAYOUTS, is_long
 from .crossed import cut, poke, transformed_cases, value_args
 from .row import EdgeCase
 
@@ -79,8 +79,7 @@ def generic_rows(spec: LossSpec) -> list[EdgeCase]:
     # drawn per argument in every check instead, as every layout is (properties.layouts.laid_out)
     # short cases only, as every check draws layouts (properties.layouts.LONG_CONTIGUOUS: torch sums a long
     # strided dimension one element after the other, known deviation torch_sum_of_expanded_tensor_accumulates_sequentially)
-    short = lambda fmt: _with_reduction(spec)(fmt).filter(
-        lambda case: max((v.size for _, v in case.arrays()), default=0) < LONG_CONTIGUOUS)
+    short = lambda fmt: _with_reduction(spec)(fmt).filter(lambda case: not is_long(case))
     for layout in (lay for lay in LAYOUTS if lay.when((2, 2, 2))):
         rows.append(EdgeCase(spec.name, f"layout-{layout.name}", short, agrees(),
                              "a loss does not depend on the memory layout of its inputs", layout=layout))
