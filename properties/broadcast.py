@@ -58,6 +58,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from . import strategies as S
 from .cases import Case
 
 #: what torch 2.13 does with an input and a target of different, broadcastable shapes, by loss (the
@@ -149,7 +150,7 @@ def broadcast_pair(draw, case: Case, names=("input", "target"), follow: dict | N
     keep an argument's shape (mse's weight: exactly input's), ``{kwarg: argument name}``."""
     a, b = names
     full = np.shape(case.args[a])
-    if draw(st.integers(0, 3)) == 0:  # see BROADCAST_SHARE
+    if draw(S.spread(4)) == 0:  # see BROADCAST_SHARE
         return case
     x, y = case.args[a], case.args[b]
     if not full:  # a 0-d pair: one side spread over a drawn shape, (N,) ... (N, D) against ()
@@ -163,7 +164,7 @@ def broadcast_pair(draw, case: Case, names=("input", "target"), follow: dict | N
         # strategy draws too (every rank drawn in every variant: tests/test_coverage.py)
         crossable = full[-1] > 1 and int(np.prod(full)) * full[-1] <= BOTH_MAX_TERMS and len(full) < CROSS_MAX_RANK
         kinds = KINDS if crossable else KINDS[:2]
-        kind = draw(st.sampled_from(kinds))
+        kind = kinds[draw(S.spread(len(kinds)))]
         if kind == "both":
             x, y = crossed(x, y) if draw(st.booleans()) else crossed(y, x)[::-1]
         elif kind == "target":

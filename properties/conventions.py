@@ -50,6 +50,9 @@ API limits (they restrict the inputs; outside one, the plug-in must raise):
     argument has a sample dimension, ``LossSpec.event_dims`` >= 1).
 ``label_smoothing<1``
     cross_entropy refuses label_smoothing = 1 (the contract's domain is [0, 1]).
+``shapes=equal``
+    No broadcasting: the tensor arguments of one call have one shape (losses whose contract
+    broadcasts: mse, huber, smooth_l1, kl_div, hinge_embedding).
 ``tied:A=B``
     One constant for two parameters (Dice ``tied:smooth_dr=smooth_nr``): cases are drawn with
     A equal to B, the plug-in is called without A; a case with A != B is outside the limit.
@@ -375,6 +378,34 @@ class BatchRequired(Entry):
         return Case({k: v[0] for k, v in case.args.items()}, case.kwargs)
 
 
+class EqualShapes(Entry):
+    """shapes=equal: no broadcasting (the contract broadcasts the arguments of mse, huber, smooth_l1,
+    kl_div and hinge_embedding, as torch does; Keras and many hand-written losses refuse other shapes)."""
+
+    def parse(self, value, spec, params):
+        from .broadcast import BROADCASTS
+
+        if spec.name not in BROADCASTS:
+            raise ConventionError(f"shapes=equal applies to losses whose contract broadcasts "
+                                  f"({', '.join(BROADCASTS)}), not {spec.name}")
+        return None
+
+    def excludes(self, spec, value, case):
+        shapes = [tuple(np.shape(v)) for v in case.args.values()]
+        return f"arguments of shapes {', '.join(map(str, shapes))}: broadcast" if len(set(shapes)) > 1 else None
+
+    def outside(self, spec, value, case):
+        """The case with its second argument reduced to its first row (shape (d1, ...), broadcasting
+        against the first argument's (N, d1, ...))."""
+        if self.excludes(spec, value, case):
+            return case
+        second = list(case.args)[1]
+        y = case.args[second]
+        if np.ndim(y) == 0 or np.shape(y)[0] == 0:
+            return None
+        return Case({**case.args, second: np.array(y[0], copy=True)}, case.kwargs)
+
+
 class LabelSmoothingBelow1(Entry):
     def parse(self, value, spec, params):
         if "label_smoothing" not in _contract_params(spec):
@@ -405,6 +436,7 @@ VOCABULARY: dict[str, Entry] = {
     "targets=index": TargetKind("targets=index", "class-index targets only", integer=True),
     "targets=probability": TargetKind("targets=probability", "class-probability targets only", integer=False),
     "batch=required": BatchRequired("batch=required", "limit", "no (C,)/(D,) input without a batch dimension"),
+    "shapes=equal": EqualShapes("shapes=equal", "limit", "no broadcasting: the tensors of one call have one shape"),
     "label_smoothing<1": LabelSmoothingBelow1("label_smoothing<1", "limit", "refuses label_smoothing = 1"),
     "tied": Tied("tied:A=B", "limit", "one constant for A and B: called without A, checked where A = B"),
 }

@@ -177,7 +177,13 @@ def mse_weighted_half_mean_overflows() -> bool:
 
     x, zero = torch.full((4000,), 6.0, dtype=torch.float16), torch.zeros(4000, dtype=torch.float16)
     w = torch.full((4000,), 2.0, dtype=torch.float16)  # 2 * 36 per element: weighted mean 36, sum 288000
-    return _half_sum_overflows(F.mse_loss(x, zero, weight=w), F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
+    numerator = _half_sum_overflows(F.mse_loss(x, zero, weight=w), F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
+    # the weights' sum: 3000 weights of 30 sum to 90000 > 65504 (inf), the mean 0.0065^2 ~ 4.2e-5 is a float16
+    # number, torch gives 0 (the float32 computation gives the mean)
+    small, heavy = torch.full((3000,), 0.0065, dtype=torch.float16), torch.full((3000,), 30.0, dtype=torch.float16)
+    got = F.mse_loss(small, torch.zeros_like(small), weight=heavy)
+    want = F.mse_loss(small.float(), torch.zeros(3000), weight=heavy.float())
+    return numerator and float(got) == 0.0 and float(want) > 4e-5
 
 
 def kl_div_batchmean_half_overflows() -> bool:

@@ -464,7 +464,8 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
         # positional one its row, and the terms it was broadcast to (mse's (3,) target against a (4, 3) input)
         n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
                                                                    np.size(terms) // max(np.size(arg), 1))
-        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec.name, fmt))
+        collected = max(1, np.size(terms) // max(np.size(arg), 1))  # terms summed into one of its elements
+        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec.name, fmt), collected)
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
             err = np.where(same, 0.0, np.abs(got - want))

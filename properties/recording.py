@@ -34,8 +34,11 @@ from collections import Counter, defaultdict
 OPTION = "--record"
 
 #: per loss, the pair of inputs whose difference its formula takes: ``(args, kwargs) -> (a, b)`` tensors
-#: of one shape, or None (the generic pair: the first two floating arguments of one shape)
+#: of one shape, or None (no such pair); a loss not listed: the generic pair, the first two floating
+#: arguments of one shape
 GAPS = {
+    # logits and class probabilities (a probability target) are not a pair the formula subtracts
+    "cross_entropy": lambda args, kw: None,
     "kl_div": lambda args, kw: (args[0], args[1] if kw.get("log_target") else args[1].log()),
     "bce": lambda args, kw: (args[0], args[1]),
     "bce_with_logits": lambda args, kw: (args[0], (args[1] / (1 - args[1])).log()),
@@ -71,12 +74,19 @@ def layout(t) -> str:
     return "non-contiguous"
 
 
+def _event_dims(loss: str) -> int:
+    from .specs import SPECS
+
+    return SPECS[loss].event_dims if loss in SPECS else 0
+
+
 def _gap(loss: str, args, kwargs):
     import torch
 
     try:
-        pair = GAPS[loss](args, kwargs) if loss in GAPS else None
-        if pair is None:
+        if loss in GAPS:
+            pair = GAPS[loss](args, kwargs)
+        else:
             floats = [a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
             pair = next(((a, b) for a, b in itertools.combinations(floats, 2) if a.shape == b.shape), None)
         if pair is None:
@@ -107,7 +117,10 @@ def describe(loss: str, names, label_args, args, kwargs) -> dict:
            "reduction": kwargs.get("reduction"),
            "terms": max((v.numel() for v in tensors.values()), default=0)}
     values = [v for k, v in tensors.items() if k in names and k not in label_args and v.is_floating_point()]
-    rec["broadcast"] = len({tuple(v.shape) for v in values}) > 1
+    # an elementwise loss broadcasts its labels too (hinge's +-1 target against a (N, D) input)
+    elementwise = _event_dims(loss) == 0
+    shaped = [v for k, v in tensors.items() if k in names and (elementwise or k not in label_args) and v.is_floating_point()]
+    rec["broadcast"] = len({tuple(v.shape) for v in shaped}) > 1
     if first is None or first.device.type == "meta":
         return rec
     edge = set()
@@ -258,12 +271,26 @@ def table(records: list[dict], loss: str) -> str:
 STRIDED = ("non-contiguous", "transposed", "stride-0", "channels-last", "offset")
 
 
+def variant_keys(spec) -> set[tuple]:
+    """The keyword names (as recorded: not None, reduction aside) a drawn case of each of ``spec``'s variants
+    passes: the parameter sets the regions are required under (a fixed row called with fewer keywords, a
+    bad-input call, is not a parameter set of its own)."""
+    from .coverage import draw_cases
+
+    keys = set()
+    for variant in spec.variants:
+        for case in draw_cases(spec, variant, "float64", 3):
+            keys.add(tuple(sorted(k for k, v in case.kwargs.items() if v is not None and k != "reduction")))
+    return keys
+
+
 def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool = False, devices=("cpu",)) -> list[str]:
     """The regions the recorded calls of ``spec``'s loss did not reach, in words (empty: all reached).
 
-    - under every parameter set (variant) called, every tensor argument with more than one element in
-      some call comes non-contiguous in some call, and stride-0 in some call;
-    - every edge condition that occurs at all occurs under every parameter set (variant) called;
+    - under every parameter set (variant: ``variant_keys``) called, every tensor argument with more than
+      one element in some call comes non-contiguous in some call, and stride-0 in some call;
+    - every edge condition that occurs at all occurs under every parameter set called (an infinite
+      prediction only where the contract fixes its limit: ``INFINITY_BY_TABLE``);
     - a reduction of at least ``LONG`` terms in every dtype;
     - a per-element cotangent (a loss with ``reduction='none'``);
     - every argument of ``differentiable`` differentiated;
@@ -271,11 +298,15 @@ def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool 
     - broadcast shapes, where the contract ``broadcasts``;
     - every device of ``devices``.
     """
+    from .edge_cases.crossed import INFINITY_BY_TABLE
+
     out = []
     calls = [r for r in records if "error" not in r and r.get("loss") == spec.name]
     if not calls:
         return ["no call recorded"]
-    for variant in sorted({tuple(r["kwargs"]) for r in calls}):
+    called = {tuple(r["kwargs"]) for r in calls}
+    keys = (called & variant_keys(spec)) or called  # a plug-in lacking parameters: the sets it was called with
+    for variant in sorted(keys):
         mine = [r for r in calls if tuple(r["kwargs"]) == variant]
         where = f" under {'-'.join(variant) or 'defaults'}"
         multi = {k for r in mine for k, shape in r.get("shape", {}).items() if math.prod(shape) > 1}
@@ -285,8 +316,12 @@ def unreached(spec, records: list[dict], *, differentiable=(), broadcasts: bool 
                 out.append(f"layout: {name} never non-contiguous{where}")
             if "stride-0" not in seen:
                 out.append(f"layout: {name} never stride-0{where}")
-    valued = [r for r in calls if "edge" in r]
-    edges = {e for r in valued for e in r["edge"]}
+    valued = [r for r in calls if "edge" in r and tuple(r["kwargs"]) in keys]
+    # an infinite prediction whose limit the contract leaves open is checked by the loss's own rows only
+    # (edge_cases.crossed.INFINITY_BY_TABLE), not under every parameter set
+    # ... and partly ignored targets are a value of the ignore_index parameter (its variants), not an edge
+    # condition crossed with every parameter set (all targets ignored is)
+    edges = {e for r in valued for e in r["edge"]} - ({"inf"} if spec.name in INFINITY_BY_TABLE else set()) - {"ignored"}
     variants = {tuple(r["kwargs"]) for r in valued}
     pairs = {(e, tuple(r["kwargs"])) for r in valued for e in r["edge"]}
     for e in sorted(edges):

@@ -398,7 +398,7 @@ def gradient_flush(loss: str, fmt: FloatFormat) -> float:
 
 
 def gradient_bound(fmt: FloatFormat, mag: np.ndarray, n_summed: int, underflow_gain: float = 1.0,
-                   flush: float = 0.0) -> np.ndarray:
+                   flush: float = 0.0, collected: int = 1) -> np.ndarray:
     """Largest admissible ``|autograd - analytic|`` for a gradient element of magnitude ``mag``,
     when ``n_summed`` contributions may be summed into it (class sums, row norms).
 
@@ -406,9 +406,12 @@ def gradient_bound(fmt: FloatFormat, mag: np.ndarray, n_summed: int, underflow_g
     subnormal range -- the class / element weights (``weight``, ``pos_weight``): a softmax
     entry e^-100 is subnormal in float32 and weight 100 scales its rounding error (measured:
     45 subnormal spacings).  ``flush``: an absolute amount an intermediate may lose below the normal
-    range at once (``gradient_flush``), scaled by the same gain."""
+    range at once (``gradient_flush``), scaled by the same gain.  ``collected``: the number of terms
+    whose gradients are summed into one element (an argument broadcast over the terms, a weight): each
+    is formed in the dtype and may lose its floor before the sum (float16: 4096 per-term gradients of
+    ~6e-8, subnormal, summed into a 0-d target's gradient lost 441 subnormal spacings)."""
     u = fmt.u + FLOAT64.u
-    floor = (FLOOR_SUBNORMALS * fmt.subnormal + flush) * max(1.0, float(underflow_gain))
+    floor = (FLOOR_SUBNORMALS * fmt.subnormal + flush) * max(1.0, float(underflow_gain)) * max(1, int(collected))
     return u * (GRADIENT_OPS + log2_ceil(max(int(n_summed), 1))) * np.abs(mag) + floor
 
 

@@ -81,6 +81,23 @@ def check_pm1(name: str, target: np.ndarray) -> None:
         raise ValueError(f"{name} values must be 1 or -1")
 
 
+def pairwise_sum(a: np.ndarray, axis, keepdims: bool = False) -> np.ndarray:
+    """``np.sum(a, axis)`` with NumPy's pairwise summation on every axis: NumPy sums a contiguous last
+    axis pairwise (error ~log2(n) u sum|a|) but any other axis row by row (~n u: 990 equal terms
+    summed over axis 0 came out 62 u off), so the summed axes are moved last and made contiguous."""
+    a = np.asarray(a, dtype=np.float64)
+    axes = tuple(sorted(ax % a.ndim for ax in ((axis,) if np.ndim(axis) == 0 else axis)))
+    kept = [i for i in range(a.ndim) if i not in axes]
+    if not axes:
+        return a.copy()
+    n = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))  # (not -1: an empty array has no inferable size)
+    rows = np.ascontiguousarray(np.transpose(a, kept + list(axes))).reshape([a.shape[i] for i in kept] + [n])
+    out = np.sum(rows, axis=-1)
+    if keepdims:
+        out = out.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
+    return out
+
+
 def reduce(terms: np.ndarray, reduction: str) -> np.ndarray:
     """Apply torch's ``apply_loss_reduction``: none, mean (sum/numel, NaN when empty), sum.
 

@@ -23,7 +23,8 @@ import warnings
 
 import numpy as np
 
-from ._common import as_f64, check_finite_param, check_reduction, check_same_shape, elementwise, reduce
+from ._common import (as_f64, check_finite_param, check_reduction, check_same_shape, elementwise, pairwise_sum,
+                      reduce)
 
 
 def dice(
@@ -56,9 +57,9 @@ def dice_parts(input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, 
     if batch:
         axes = (0,) + axes
     if squared_pred:
-        denom = np.sum(p * p, axis=axes) + np.sum(g * g, axis=axes) + smooth_dr
-        mismatch = np.sum(elementwise(lambda p, g: (p - g) ** 2, p, g), axis=axes)
+        denom = pairwise_sum(p * p, axes) + pairwise_sum(g * g, axes) + smooth_dr
+        mismatch = pairwise_sum(elementwise(lambda p, g: (p - g) ** 2, p, g), axes)
     else:
-        denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + smooth_dr
-        mismatch = np.sum(elementwise(lambda p, g: p * (1.0 - g) + g * (1.0 - p), p, g), axis=axes)
+        denom = pairwise_sum(p, axes) + pairwise_sum(g, axes) + smooth_dr
+        mismatch = pairwise_sum(elementwise(lambda p, g: p * (1.0 - g) + g * (1.0 - p), p, g), axes)
     return mismatch + (smooth_dr - smooth_nr), denom

@@ -7,6 +7,7 @@ than torch's fails.  A self-test of the suite (deselected in a gate run: it chec
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections import Counter
 from dataclasses import replace
@@ -21,6 +22,7 @@ import refimpl.grad
 from properties import broadcast as B
 from properties.bad_inputs import ROWS, BadInputFailure, check_bad_input
 from properties.coverage import draw_cases
+from properties.formats import DTYPE_NAMES
 from properties.specs import SPECS
 from properties.subjects import subjects_for
 
@@ -72,8 +74,8 @@ def test_strategy_draws_broadcast_pairs(loss):
     a reduced input, a crossed pair -- among them one of equal element counts, (N, 1) against (N,))."""
     spec = SPECS[loss]
     seen, crossed = set(), 0
-    for variant in spec.variants:
-        cases = draw_cases(spec, variant, "float64", DEFAULT_EXAMPLES)
+    for variant, dtype in itertools.product(spec.variants, DTYPE_NAMES):
+        cases = draw_cases(spec, variant, dtype, DEFAULT_EXAMPLES)
         kinds = Counter(B.shape_kind(c) for c in cases)
         share = 1 - kinds["same"] / len(cases)
         assert share >= B.BROADCAST_SHARE, f"{loss}/{variant}: {share:.0%} broadcast pairs ({dict(kinds)})"

@@ -107,7 +107,7 @@ def test_empty_mean_zero_reference():
 def test_targets01_maps_labels_one_to_one():
     """-1 -> 0, 1 -> 1, and an invalid 0 -> -1 (stays invalid); other values unchanged."""
     subject = plugin("hinge_embedding", "hinge_embedding_01_declared")
-    (d,) = subject.declared
+    d = next(d for d in subject.declared if d.text == "targets=01")
     x, t = torch.zeros(5), torch.tensor([-1.0, 1.0, 0.0, 2.0, float("nan")])
     _, mapped = d.map_args([x, t])
     assert mapped[:4].tolist() == [0.0, 1.0, -1.0, 2.0] and math.isnan(mapped[4])

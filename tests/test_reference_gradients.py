@@ -335,13 +335,35 @@ def _bounds(spec, case, reductions):
     return outs, bounds
 
 
+def _max_to(a, shape):
+    """``a`` (a step for every term) reduced to an argument's ``shape`` by the largest step over the
+    terms an element was broadcast to."""
+    a = np.asarray(a)
+    lead = a.ndim - len(shape)
+    if lead > 0:
+        a = a.max(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and i < a.ndim and a.shape[i] != 1)
+    return np.broadcast_to(a.max(axis=axes, keepdims=True) if axes else a, shape)
+
+
+def _broadcast_arg(case, arg):
+    """A positional argument smaller than the broadcast shape of the positional arguments."""
+    if arg not in case.args:
+        return False
+    try:
+        full = np.broadcast_shapes(*(np.shape(v) for v in case.args.values()))
+    except ValueError:  # arguments with event dimensions of their own (class logits and labels)
+        return False
+    return np.shape(case.args[arg]) != full
+
+
 def fd_comparisons(spec, case, arg, idx, grads, grad_outputs):
     """``{reduction: (|grad - D_h|, tol, D_h)}`` for one element, or None where the stencil
     crosses a kink or the element is a convention point."""
     step, signature, skip, term_of = KNOWLEDGE[spec.name]
     if arg in case.kwargs:
         step, skip, term_of = WEIGHT_KNOWLEDGE
-    h = float(np.broadcast_to(step(case, arg), _array(case, arg).shape)[idx])
+    h = float(_max_to(step(case, arg), _array(case, arg).shape)[idx])
     x0 = float(_array(case, arg)[idx])
     if not (h > 0 and np.isfinite(h)) or skip(case, arg)[idx]:
         return None
@@ -349,7 +371,9 @@ def fd_comparisons(spec, case, arg, idx, grads, grad_outputs):
     for k in SIGNATURE_POINTS:
         if not np.array_equal(signature(_with(case, arg, idx, x0 + k * h)), base_sig):
             return None  # a kink within x +- 4h
-    term = term_of(case, arg, idx)
+    # an argument broadcast over the terms moves several of them: phi = <grad_output, terms> (the
+    # definition of the vector-Jacobian product), its rounding bound the |go|-weighted sum
+    term = Ellipsis if _broadcast_arg(case, arg) else term_of(case, arg, idx)
     pts = {k: x0 + k * h for k in STENCIL}
     if pts[1] == pts[-1] or pts[2] == pts[-2]:
         return None  # the step is below x's spacing (a bounded-domain step next to the boundary)

@@ -180,11 +180,19 @@ def _logits_cap(fmt, reduction, n_long, gain: float = 1.0):
     return min(1e30, fmt.headroom_cap(count=S.summed_count(reduction, max(1000, n_long), fmt=fmt, gain=gain)))
 
 
+def _bcel_terms_limit(fmt, reduction, gain: float):
+    """A logit's term is at least about ln 2 times the weights where the logit is small (softplus(0)): no cap
+    on the logits keeps a 'sum' of more than headroom / (gain ln 2) terms finite (float16 with both
+    weights: 3938 terms of 50 summed to 98859)."""
+    return math.inf if reduction in S.MEAN_LIKE else fmt.headroom_cap() / (gain * math.log(2.0))
+
+
 @st.composite
 def _bcel_cases(draw, variant, fmt, reduction=None):
-    n_long = draw(S.long_terms())
     feats = set(variant.split("-"))
-    cap = _logits_cap(fmt, reduction, n_long, 1e2 ** len(feats & {"weight", "pos_weight"}))
+    gain = 1e2 ** len(feats & {"weight", "pos_weight"})
+    n_long = draw(S.long_terms(_bcel_terms_limit(fmt, reduction, gain)))
+    cap = _logits_cap(fmt, reduction, n_long, gain)
     case, (rows, seed) = draw(_bce_like(S.reals(1e-4, cap), weight="weight" in feats, pos_weight="pos_weight" in feats,
                                         n_long=n_long))
     if draw(st.booleans()):  # logits close to logit(t) at some soft targets: the loss's minimum, where it flattens

@@ -11,6 +11,7 @@ from .. import broadcast as B
 from .. import strategies as S
 from .. import tolerance as T
 from ..cases import Case
+from ..formats import FORMATS
 from ..spec import LossSpec
 from ..subjects import CaseDeviation
 
@@ -108,6 +109,15 @@ def _smooth_l1_cases(draw, variant, fmt, reduction=None):
     return draw(B.broadcast_pair(case, **_BROADCAST))
 
 
+def _weight_sum_overflows(case, dtype) -> bool:
+    """A weighted 'mean' whose torch.sum(weight), returned in the input dtype, is beyond its range (float16:
+    from 65520 the sum rounds to inf and the mean to 0; known deviation mse_weighted_mean_sums_in_input_dtype)."""
+    w = case.kwargs.get("weight")
+    if w is None or case.kwargs.get("reduction", "mean") != "mean":
+        return False
+    return float(np.sum(np.abs(np.asarray(w, dtype=np.float64)))) >= FORMATS[dtype].overflow
+
+
 MSE = LossSpec(
     name="mse", reference=refimpl.mse, arg_names=("input", "target"),
     torch_function="torch.nn.functional.mse_loss", cases=_mse_cases, variants=("plain", "weight"),
@@ -116,7 +126,10 @@ MSE = LossSpec(
     builtin_deviations=(CaseDeviation(
         "torch_sum_of_expanded_tensor_accumulates_sequentially", "agreement",
         lambda case, dtype: case.kwargs.get("reduction") == "mean" and case.layouts.get("weight") == "expanded",
-        why="an expanded (stride-0) weight: the weighted mean's torch.sum(weight) adds its elements one by one"),),
+        why="an expanded (stride-0) weight: the weighted mean's torch.sum(weight) adds its elements one by one"),
+    ) + tuple(CaseDeviation("mse_weighted_mean_sums_in_input_dtype", check, _weight_sum_overflows,
+                            why="the weights' sum beyond the input dtype's range: torch.sum(weight) is inf")
+              for check in ("agreement", "gradient")),
 )
 HUBER = LossSpec(
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import as_f64, broadcast_weight
+from .._common import as_f64, broadcast_weight, pairwise_sum
 
 
 def upstream(grad_output, reduction: str, terms_shape) -> np.ndarray:
@@ -66,7 +66,7 @@ def sum_to_shape(a: np.ndarray, shape) -> np.ndarray:
         return np.array(a, dtype=np.float64)
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and a.shape[i + lead] != 1)
-    return np.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a.reshape(shape).copy()
+    return pairwise_sum(a, axes).reshape(shape) if axes else a.reshape(shape).copy()
 
 
 def expand_rows(v: np.ndarray) -> np.ndarray:

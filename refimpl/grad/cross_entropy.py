@@ -55,7 +55,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cross_entropy as _reference
-from .._common import as_f64, as_index
+from .._common import as_f64, as_index, pairwise_sum
 from ..cross_entropy import _class_axis, neg_log_softmax_parts
 from ._common import pack, per_term
 
@@ -129,7 +129,7 @@ def _index_targets(x, t, w, w_b, s, logp, axis, n_classes, eps, ignore_index, re
             big_a_mag = (1.0 - eps) * onehot * np.take_along_axis(a_mag, idx, axis=axis) + (eps / n_classes) * a_mag
             dw_mag = (np.where(np.expand_dims(ignored, axis), 0.0, big_a_mag) + abs(loss) * onehot) * np.abs(g_b)
         others = tuple(k for k in range(x.ndim) if k != axis)
-        extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
+        extra["weight"] = (pairwise_sum(dw, others), pairwise_sum(dw_mag, others))
     return pack(input=(grad * g_b, mag * np.abs(g_b)), **extra)
 
 
@@ -151,5 +151,5 @@ def _prob_targets(x, q, w_b, s, logp, d, l, axis, n_classes, eps, reduction, gra
         with np.errstate(invalid="ignore"):
             dw = np.where(qprime == 0, 0.0, -qprime * logp) * g_b  # 0 * inf (a -inf logit) counts 0
         dw_mag = np.abs(qprime) * (np.abs(d) + l + 1.0) * np.abs(g_b)  # a_ic's absolute error, as for q
-        extra["weight"] = (np.sum(dw, axis=others), np.sum(dw_mag, axis=others))
+        extra["weight"] = (pairwise_sum(dw, others), pairwise_sum(dw_mag, others))
     return pack(input=(grad_x, mag_x), target=(grad_q, mag_q), **extra)

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 
 from .. import dice as _reference
-from .._common import as_f64
+from .._common import as_f64, pairwise_sum
 from ._common import pack, per_term
 
 
@@ -52,10 +52,10 @@ def dice(
     if batch:
         axes = (0,) + axes
     if squared_pred:
-        denom = np.sum(p * p, axis=axes) + np.sum(g * g, axis=axes) + float(smooth_dr)
+        denom = pairwise_sum(p * p, axes) + pairwise_sum(g * g, axes) + float(smooth_dr)
     else:
-        denom = np.sum(p, axis=axes) + np.sum(g, axis=axes) + float(smooth_dr)
-    numer = 2.0 * np.sum(p * g, axis=axes) + float(smooth_nr)
+        denom = pairwise_sum(p, axes) + pairwise_sum(g, axes) + float(smooth_dr)
+    numer = 2.0 * pairwise_sum(p * g, axes) + float(smooth_nr)
     gbar = per_term(grad_output, reduction, f.shape)
     # group quantities (N, C') or (C',) back against (N, C', *spatial)
     expand = (lambda q: q.reshape((1,) + q.shape + (1,) * (p.ndim - 2))) if batch else (

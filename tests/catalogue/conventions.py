@@ -147,8 +147,8 @@ def _hinge_embedding_01_sign(input, target, margin=1.0, reduction="mean"):
     return _hinge01(input, target, margin, reduction, sign=-1.0)
 
 
-hinge_embedding_01_declared = declare(hinge_embedding_01, "targets=01")
-hinge_embedding_01_bug = declare(_hinge_embedding_01_sign, "targets=01", name="hinge_embedding_01_bug")
+hinge_embedding_01_declared = declare(hinge_embedding_01, "targets=01", "shapes=equal")  # it refuses to broadcast
+hinge_embedding_01_bug = declare(_hinge_embedding_01_sign, "targets=01", "shapes=equal", name="hinge_embedding_01_bug")
 
 
 # ============================================================================ fixed:eps=0 (triplet_margin)
