@@ -48,6 +48,28 @@ def clip_bounds(clip) -> tuple[float, float] | None:
 
 
 def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, clip=None) -> np.ndarray:
+    """Binary cross-entropy on probabilities; float64 reference of ``F.binary_cross_entropy``.
+
+        term_i = -w_i (t_i log x_i + (1 - t_i) log(1 - x_i))    (log(1 - x) as log1p(-x); w = 1 without weight)
+        a summand with t_i = 0 (resp. t_i = 1) counts 0 (0 log 0 = 0);  'mean' = sum(term) / n, n = numel
+        clamp_log=True: each log is max(log, -100) (torch);  clip: x -> x_c = min(max(x, lo), hi) first (Keras)
+
+    Parameters:
+        input: probabilities x, every element in [0, 1].
+        target: t, the input's shape, every element in [0, 1] (torch checks it too).
+        weight: optional real array broadcast to the input's shape (torch's expand), multiplied into the terms.
+        reduction: 'none', 'mean' (default) or 'sum'.
+        clamp_log: keyword-only, default False: the mathematics (+inf at x = 0 with t > 0 or x = 1 with
+            t < 1); True: torch's clamp of each log at -100 (what the BCE spec compares with).
+        clip: keyword-only, default None (no clip); EPS for [lo, hi] = [EPS, 1 - EPS] (Keras: 1e-7), or a
+            pair (lo, hi) with 0 <= lo <= hi <= 1.  With a clip, clamp_log has no effect.
+    Returns a float64 ndarray: the terms (input's shape) for 'none', a 0-d array for 'mean' / 'sum'
+    (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, target shape != input shape, an input or target element
+    outside [0, 1] or NaN, a weight that does not broadcast, invalid clip bounds, or a non-numeric array.
+    Source: ATen ``binary_cross_entropy`` (Loss.cpp), ``nn.BCELoss`` docs (the -100 clamp); Keras 3
+    ``binary_crossentropy`` (the clip).
+    """
     check_reduction(reduction)
     x = as_f64("input", input)
     t = as_f64("target", target)

@@ -63,6 +63,26 @@ def bce_with_logits_terms(x: np.ndarray, t: np.ndarray, pos_weight=None, weight=
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None) -> np.ndarray:
+    """Binary cross-entropy on logits; float64 reference of ``F.binary_cross_entropy_with_logits``.
+
+        term_i = w_i (pw_i t_i softplus(-x_i) + (1 - t_i) softplus(x_i))
+               = -w_i (pw_i t_i log sigmoid(x_i) + (1 - t_i) log(1 - sigmoid(x_i)))
+        softplus(z) = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|));  w = pw = 1 when not given
+        a summand with t_i = 0 (resp. t_i = 1) counts 0;  'mean' = sum(term) / n, n = numel (not sum(w))
+
+    Parameters:
+        input: logits x, a real array (any value, +-inf included).
+        target: t, the input's shape (probabilities; the values are not checked).
+        weight: optional real array w broadcast to the input's shape, multiplied into the terms.
+        reduction: 'none', 'mean' (default) or 'sum'.
+        pos_weight: optional real array pw broadcast to the input's shape (a (C,) array weighs the last,
+            class, dimension), multiplying the positive (t) part.
+    Returns a float64 ndarray: the terms (input's shape) for 'none', a 0-d array for 'mean' / 'sum'
+    (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, target shape != input shape, a weight or pos_weight that
+    does not broadcast to the input's shape, or a non-numeric array.
+    Source: ATen ``binary_cross_entropy_with_logits`` (aten/src/ATen/native/Loss.cpp).
+    """
     check_reduction(reduction)
     x = as_f64("input", input)
     t = as_f64("target", target)

@@ -18,6 +18,25 @@ from ._distance import pnorm_rows
 
 
 def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "mean") -> np.ndarray:
+    """Euclidean contrastive loss (Hadsell, Chopra & LeCun 2006, eq. 4); torch has no such function.
+
+        d_i    = ||a_i - b_i||_2                    (computed scaled by the row maximum: no overflow)
+        term_i = 0.5 d_i^2                          if y_i = 1  (similar pair)
+                 0.5 max(0, margin - d_i)^2         if y_i = -1 (dissimilar pair)
+        'mean' = sum_i term_i / N
+
+    Parameters:
+        input1, input2: a, b, real arrays of one shape, (N, D) or (D,) for a single pair.
+        target: y, shape (N,) (0-d for (D,) inputs), every entry 1 or -1.
+        margin: a real number (default 1.0; any sign).
+        reduction: 'none', 'mean' (default) or 'sum'.
+    Returns a float64 ndarray: the terms, shape (N,) (0-d for (D,) inputs), for 'none'; a 0-d array for
+    'mean' / 'sum' (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, a NaN or non-numeric margin, input shapes that differ or
+    are not 1-D / 2-D, a target of the wrong shape or with an entry other than +-1, or a non-numeric array.
+    Source: Hadsell et al. 2006, "Dimensionality Reduction by Learning an Invariant Mapping" (not
+    ``nn.CosineEmbeddingLoss``, a different loss).
+    """
     check_reduction(reduction)
     margin = check_finite_param("margin", margin)
     a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)

@@ -23,6 +23,24 @@ EPSILON = 9.999999960041972e-13
 
 
 def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str = "mean") -> np.ndarray:
+    """Cosine embedding loss; float64 reference of ``torch.nn.functional.cosine_embedding_loss``.
+
+        cos_i  = <a_i, b_i> / sqrt((|a_i|^2 + EPS)(|b_i|^2 + EPS)),   EPS = float32(1e-12) (torch's, also in float64)
+        term_i = 1 - cos_i                  if y_i = 1
+                 max(0, cos_i - margin)     if y_i = -1
+        'mean' = sum_i term_i / N           (EPS makes a zero vector's cos 0)
+
+    Parameters:
+        input1, input2: a, b, real arrays of one shape, (N, D) or (D,) for a single pair.
+        target: y, shape (N,) (0-d for (D,) inputs), every entry 1 or -1.
+        margin: a real number in [-1, 1] (default 0.0).
+        reduction: 'none', 'mean' (default) or 'sum'.
+    Returns a float64 ndarray: the terms, shape (N,) (0-d for (D,) inputs), for 'none'; a 0-d array for
+    'mean' / 'sum' (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, a margin outside [-1, 1] or NaN, input shapes that differ
+    or are not 1-D / 2-D, a target of the wrong shape or with an entry other than +-1, or a non-numeric array.
+    Source: ATen ``cosine_embedding_loss`` (aten/src/ATen/native/Loss.cpp).
+    """
     check_reduction(reduction)
     margin = check_finite_param("margin", margin, lo=-1.0, hi=1.0)
     a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)

@@ -85,6 +85,33 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> np.ndarray:
+    """Cross-entropy; float64 reference of ``torch.nn.functional.cross_entropy``.
+
+    logp = log_softmax(x) over the class axis (axis 0 of a (C,) input, axis 1 of (N, C) / (N, C, d1, ..., dk)),
+    w = class weights (ones without ``weight``), eps = label_smoothing.  Class-index targets t:
+        loss_i = (1 - eps) (-w[t_i] logp_i[t_i]) + (eps / C) sum_c (-w_c logp_i[c]);  0 if t_i == ignore_index
+        'mean' = sum_i loss_i / sum_{i not ignored} w[t_i]                 (all ignored: 0 / 0 = NaN)
+    Probability targets q (floating), q' = (1 - eps) q + eps / C:
+        loss_i = -sum_c w_c q'_ic logp_i[c]  (a zero coefficient times -logp = inf counts 0)
+        'mean' = sum_i loss_i / (number of samples, numel / C)             (NOT the weights' sum)
+
+    Parameters:
+        input: logits x, a real array with at least 1 dimension (C classes on the class axis).
+        target: integer class indices, the input's shape without the class axis, each in [0, C) or
+            equal to ignore_index; or floating class probabilities of the input's shape.
+        weight: optional real array of shape (C,).
+        ignore_index: int (default -100); an index target equal to it contributes 0 to the loss and to the
+            'mean' denominator.  With probability targets only the default -100 is accepted.
+        reduction: 'none', 'mean' (default) or 'sum'.
+        label_smoothing: eps, a real number in [0, 1] (default 0.0).
+    Returns a float64 ndarray: the per-sample losses (input's shape without the class axis; 0-d for a (C,)
+    input) for 'none', a 0-d array for 'mean' / 'sum'.
+    Raises ValueError for an unknown reduction, label_smoothing outside [0, 1] or NaN, a 0-d input, a weight
+    not of shape (C,), a target of the wrong shape or dtype, an index out of range, or ignore_index != -100
+    with probability targets.
+    Source: ATen ``cross_entropy_loss``, ``cross_entropy_loss_prob_target`` and
+    ``cross_entropy_loss_label_smoothing`` (aten/src/ATen/native/LossNLL.cpp).
+    """
     check_reduction(reduction)
     eps = check_finite_param("label_smoothing", label_smoothing, lo=0.0, hi=1.0)
     x = as_f64("input", input)

@@ -31,6 +31,28 @@ def dice(
     input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
     include_background: bool = True, batch: bool = False, reduction: str = "mean",
 ) -> np.ndarray:
+    """Soft Dice loss (Milletari, Navab & Ahmadi 2016, V-Net) with MONAI ``DiceLoss`` conventions.
+
+    Per (n, c) -- per c with ``batch=True``, which also sums over N --, sums over the spatial axes:
+        I = sum p g,   P = sum p^k,   G = sum g^k,   k = 2 if squared_pred else 1
+        f = 1 - (2 I + smooth_nr) / (P + G + smooth_dr)
+          = (P + G - 2 I + smooth_dr - smooth_nr) / (P + G + smooth_dr)   (how it is evaluated: the numerator
+            from sum p (1 - g) + g (1 - p) (k = 1) or sum (p - g)^2 (k = 2), non-negative for p, g in [0, 1])
+
+    Parameters:
+        input: prediction p, a real array (N, C, *spatial) (at least 2-D; the values are not checked).
+        target: g, the input's shape.
+        smooth_nr, smooth_dr: the numerator / denominator smoothing, real numbers >= 0 (default 1e-5 each).
+        squared_pred: default False; True squares p and g in the denominator sums (k = 2).
+        include_background: default True; False drops channel 0 (ignored, with a warning, when C = 1).
+        batch: default False; True also sums over the batch axis: one f per channel.
+        reduction: 'none', 'mean' (default) or 'sum', applied to the f values.
+    Returns a float64 ndarray: f of shape (N, C') -- (C',) with batch=True; C' = C, or C - 1 without the
+    background -- for 'none', a 0-d array for 'mean' / 'sum'.  A zero denominator gives NaN or inf.
+    Raises ValueError for an unknown reduction, a smoothing term < 0, NaN or not a number, target shape !=
+    input shape, an input of fewer than 2 dimensions, or a non-numeric array.
+    Source: monai/losses/dice.py (``DiceLoss.forward``); torch ships no Dice loss.
+    """
     check_reduction(reduction)
     mismatch, denom = dice_parts(input, target, smooth_nr, smooth_dr, squared_pred, include_background, batch)
     with np.errstate(invalid="ignore", divide="ignore"):

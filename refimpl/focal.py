@@ -27,6 +27,27 @@ from .bce_with_logits import bce_with_logits_terms, sigmoid as expit
 
 
 def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none") -> np.ndarray:
+    """Sigmoid focal loss (Lin et al. 2017); float64 reference of ``torchvision.ops.sigmoid_focal_loss``.
+
+        p = sigmoid(x),  ce = -(t log p + (1 - t) log(1 - p))      (BCE with logits, as two softplus terms)
+        1 - p_t = t (1 - p) + (1 - t) p,   loss = ce (1 - p_t)^gamma   (0^0 = 1)
+        alpha >= 0: loss *= alpha t + (1 - alpha)(1 - t);   alpha < 0: no alpha weighting
+        'mean' = sum(loss) / n, n = numel
+
+    Parameters:
+        inputs: logits x, a real array.
+        targets: t, the inputs' shape: labels 0 / 1, or soft targets in [0, 1] (the same formula,
+            torchvision's; the values are not checked).
+        alpha: a real number (default 0.25); negative disables the weighting.
+        gamma: the focusing exponent, a real number >= 0 (default 2.0).
+        reduction: 'none' (default, torchvision's), 'mean' or 'sum'.
+    Returns a float64 ndarray: the elementwise losses (inputs' shape) for 'none', a 0-d array for 'mean' /
+    'sum' (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, a NaN or non-numeric alpha, gamma < 0 or NaN, targets shape
+    != inputs shape, or a non-numeric array.
+    Source: torchvision/ops/focal_loss.py; Lin, Goyal, Girshick, He & Dollar 2017, "Focal Loss for Dense
+    Object Detection".  Not ``BCEWithLogitsLoss(pos_weight=...)``, which has no (1 - p_t)^gamma factor.
+    """
     check_reduction(reduction)
     alpha = check_finite_param("alpha", alpha)
     gamma = check_finite_param("gamma", gamma, lo=0.0)

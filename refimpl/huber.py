@@ -31,6 +31,24 @@ def huber_terms(x: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
 
 
 def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> np.ndarray:
+    """Huber loss (Huber 1964); float64 reference of ``torch.nn.functional.huber_loss``.
+
+        z = |x - y|                                   (x, y broadcast together)
+        term = 0.5 z^2 if z < delta, else delta (z - 0.5 delta)
+             = (z - m/2) m with m = min(z, delta)     (how it is evaluated: the same number, NaN propagates)
+        with ``weight``: term * w;  'mean' = sum(term) / n, n = number of terms (NOT / sum(w), unlike mse)
+
+    Parameters:
+        input, target: real arrays x, y, broadcast like ``torch.broadcast_tensors``.
+        reduction: 'none', 'mean' (default) or 'sum'.
+        delta: the threshold between the quadratic and the linear branch, a real number > 0 (default 1.0).
+        weight: optional real array of exactly ``input``'s shape, multiplied into the terms (torch>=2.6).
+    Returns a float64 ndarray: the terms (broadcast shape) for 'none', a 0-d array for 'mean' / 'sum'
+    (an empty 'mean' is NaN).
+    Raises ValueError for an unknown reduction, delta <= 0, NaN or not a number, a non-numeric array,
+    shapes that do not broadcast, or a weight whose shape is not the input's.
+    Source: ATen ``huber_loss`` (PointwiseOpsKernel / Loss.cpp), torch/nn/functional.py ``huber_loss``.
+    """
     check_reduction(reduction)
     delta = check_finite_param("delta", delta, lo=0.0, lo_open=True)
     x, y = broadcast_pair(as_f64("input", input), as_f64("target", target))

@@ -30,6 +30,25 @@ from ._common import as_f64, broadcast_pair, check_reduction, reduce
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> np.ndarray:
+    """Kullback-Leibler divergence; float64 reference of ``torch.nn.functional.kl_div``.
+
+        term_i = t_i (log t_i - x_i)       (log_target=False; 0 where t_i = 0, also for x_i = -inf)
+        term_i = exp(t_i) (t_i - x_i)      (log_target=True;  0 where t_i = -inf, likewise)
+        (a NaN x_i gives NaN; torch's xlogy(t, t) - t x is NaN at t = 0, x = -inf: a known deviation)
+        'sum' = sum_i term_i,  'mean' = sum / numel (of the broadcast terms),  'batchmean' = sum / input.shape[0]
+    Only 'batchmean' is KL(t || q) per sample; torch's default 'mean' also divides by the support size.
+
+    Parameters:
+        input: x = log q, log-probabilities (a real array).
+        target: t, probabilities (log-probabilities with log_target=True); broadcasts with the input.
+        reduction: 'none', 'mean' (default), 'sum' or 'batchmean'.
+        log_target: default False; True when the target holds log-probabilities.
+    Returns a float64 ndarray: the terms (broadcast shape) for 'none', a 0-d array otherwise; 'batchmean'
+    divides by the *input's* first dimension (the sum for a 0-d input, NaN when it is 0); an empty 'mean'
+    is NaN.
+    Raises ValueError for an unknown reduction, shapes that do not broadcast, or a non-numeric array.
+    Source: ATen ``kl_div`` (aten/src/ATen/native/Loss.cpp) and torch/nn/functional.py ``kl_div``.
+    """
     check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
     x0 = as_f64("input", input)
     x, t = broadcast_pair(x0, as_f64("target", target))

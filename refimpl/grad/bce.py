@@ -82,6 +82,30 @@ def neg_logit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def bce(input, target, weight=None, reduction: str = "mean", *, clamp_log: bool = False, clip=None,
         grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.bce`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+        G = grad_output ('none'), g ('sum'), g / n ('mean', n = numel);  gbar = w G (w = 1 without weight)
+        d/dx = gbar (x - t) / (x (1 - x))   for 0 < x < 1; at x = 0 or 1 the limit of -t/x + (1 - t)/(1 - x)
+               (a t = 0 / t = 1 summand counts 0);   clamp_log=True: torch's gbar (x - t) / max(x (1 - x), EPSILON),
+               EPSILON = float32(1e-12) (not the derivative of the clamp)
+        d/dt = -gbar logit(x) = gbar (log(1 - x) - log x)      (unclamped: +-inf at x = 0 / 1)
+        clip (lo, hi): x_c = clip(x, lo, hi); d/dx = gbar (x_c - t) / (x_c (1 - x_c)) for lo <= x <= hi, else 0;
+               d/dt = -gbar logit(x_c)
+        d/dw = sum over the weight's broadcast axes of l G, l = the unweighted term (with clamp_log / clip)
+
+    Parameters:
+        input, target, weight, reduction, clamp_log, clip: as for :func:`refimpl.bce`, which is called to
+            validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the input's.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input", "target" (and "weight" when given, which torch 2.13 refuses
+    to differentiate: a known deviation), each of its argument's shape, plus "<name>__mag" for each, a
+    non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``): input
+    max(|gbar| (|t| / x + |1 - t| / (1 - x)), |grad|) (|grad| where a summand is infinite; 0 outside a clip),
+    target |gbar| (|log(1 - x)| + |log x|), weight the sum of |l G|.
+    Source: ATen ``binary_cross_entropy_backward`` and ``binary_cross_entropy_target_backward``.
+    """
     _reference(input, target, weight=weight, reduction=reduction, clamp_log=clamp_log, clip=clip)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
     gbar = weighted_per_term(grad_output, reduction, x.shape, weight)

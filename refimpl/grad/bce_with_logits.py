@@ -40,6 +40,29 @@ from ._common import pack, per_term, weight_gradient, weighted_per_term
 
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.bce_with_logits`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+        G = grad_output ('none'), g ('sum'), g / n ('mean', n = numel);  gbar = w G;  w = pw = 1 when not given
+        d/dx  = gbar ((1 - t) sigmoid(x) - pw t sigmoid(-x))     (= gbar ((1 + (pw - 1) t) sigmoid(x) - pw t))
+        d/dt  = gbar (pw softplus(-x) - softplus(x))
+        d/dw  = G (pw t softplus(-x) + (1 - t) softplus(x))      (the unweighted term)
+        d/dpw = G w t softplus(-x)
+        d/dw and d/dpw summed over the axes the weight was broadcast along (autograd's rule for an expand)
+
+    Parameters:
+        input, target, weight, reduction, pos_weight: as for :func:`refimpl.bce_with_logits`, which is called
+            to validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the input's.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input", "target" (and "weight" / "pos_weight" when given, which torch
+    2.13 refuses to differentiate: a known deviation), each of its argument's shape, plus "<name>__mag" for
+    each, a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``): the
+    summands of torch's forms -- input |gbar| ((1 + |pw - 1| |t|) sigmoid(x) + |pw t|), target
+    |gbar| (|pw softplus(-x)| + softplus(x)), weight sum |G| (|(1 - t) x| + (1 + |pw - 1| |t|) softplus(-x)),
+    pos_weight sum |G w t softplus(-x)|.
+    Source: ATen ``binary_cross_entropy_with_logits_backward`` and ``..._target_backward`` (FunctionsManual.cpp).
+    """
     _reference(input, target, weight=weight, reduction=reduction, pos_weight=pos_weight)  # validates
     x, t = as_f64("input", input), as_f64("target", target)
     gbar = weighted_per_term(grad_output, reduction, x.shape, weight)

@@ -26,6 +26,26 @@ from ._common import expand_rows, pack, per_term
 
 
 def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "mean", grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.contrastive` (Hadsell, Chopra & LeCun 2006).
+
+    Per row, v = a - b, d = ||v||_2, gbar = grad_output ('none'), g ('sum'), g / N ('mean'):
+        y = 1:   d/da = gbar v
+        y = -1:  d/da = -gbar max(0, margin - d) v / d     (0 where margin - d <= 0, and 0 at d = 0: torch's
+                 norm backward convention, where the direction v / d is undefined)
+        d/db = -d/da
+
+    Parameters:
+        input1, input2, target, margin, reduction: as for :func:`refimpl.contrastive`, which is called to
+            validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: (N,) or 0-d.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input1" and "input2" (the inputs' shape), plus "input1__mag" /
+    "input2__mag", a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``):
+    |v| |gbar| (y = 1), (|margin| + d) |v| |gbar| / d (active dissimilar rows), 0 elsewhere.
+    The target (+-1 labels) is not differentiated.
+    Source: Hadsell et al. 2006, eq. 4, differentiated (no torch function).
+    """
     _reference(input1, input2, target, margin=margin, reduction=reduction)  # validates
     margin = float(margin)
     a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)

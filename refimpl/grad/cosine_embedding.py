@@ -28,6 +28,26 @@ from ._common import expand_rows, pack, per_term
 
 
 def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str = "mean", grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.cosine_embedding`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+    Per row, A = |a|^2 + EPS, B = |b|^2 + EPS (EPS = float32(1e-12)), S = sqrt(A B), cos = <a, b> / S,
+    gbar = grad_output ('none'), g ('sum'), g / N ('mean'):
+        d cos / d a = b / S - cos a / A,      d cos / d b = a / S - cos b / B
+        y = 1:  d/da = -gbar d cos / d a;     y = -1: d/da = gbar d cos / d a where cos - margin >= 0, else 0
+        (likewise d/db; at cos == margin the gradient passes: torch's clamp_min backward)
+
+    Parameters:
+        input1, input2, target, margin, reduction: as for :func:`refimpl.cosine_embedding`, which is called
+            to validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: (N,) or 0-d.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input1" and "input2" (the inputs' shape), plus "input1__mag" /
+    "input2__mag", a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``):
+    (|b| / S + c' |a| / A) |gbar| where the term is active (and symmetrically), c' = sum |a_k b_k| / S.
+    The target (+-1 labels) is not differentiated.
+    Source: ATen ``cosine_embedding_loss`` (Loss.cpp), a composite differentiated by autograd.
+    """
     _reference(input1, input2, target, margin=margin, reduction=reduction)  # validates
     a, b, y = as_f64("input1", input1), as_f64("input2", input2), as_f64("target", target)
     big_a = np.sum(a * a, axis=-1) + EPSILON

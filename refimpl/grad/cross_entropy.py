@@ -64,6 +64,32 @@ def cross_entropy(
     input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
     label_smoothing: float = 0.0, grad_output=None,
 ) -> dict:
+    """Gradient (VJP) of :func:`refimpl.cross_entropy`: the logits, probability targets, weights.
+
+    s = softmax(x), logp = log s over the class axis, C classes, eps = label_smoothing, w = class weights (ones
+    by default), W = sum_c w_c, a_ic = -logp_ic; gbar_i = grad_output_i ('none'), g ('sum'), g / D ('mean').
+    Index targets t (D = sum of w[t_i] over the non-ignored i; ignored samples get 0; 'mean' with D = 0: zeros):
+        d/dx_ik = gbar_i [(1 - eps) w_t (s_k - [k = t]) + (eps / C) (W s_k - w_k)]   (s_t - 1 as expm1(logp_t))
+        d/dw_c  = sum_i gbar_i (A_ic - L [t_i = c]),  A_ic = (1 - eps) [t_i = c] a_it + (eps / C) a_ic,
+                  L = the 'mean' loss, 0 for 'none' / 'sum' (the quotient rule: D depends on w)
+    Probability targets q (D = number of samples), q' = (1 - eps) q + eps / C, coef_c = w_c q'_c:
+        d/dx_ik = gbar_i (s_k sum_c coef_c - coef_k),   d/dq_ic = -gbar_i (1 - eps) w_c logp_ic
+        d/dw_c  = sum_i gbar_i q'_ic a_ic
+
+    Parameters:
+        input, target, weight, ignore_index, reduction, label_smoothing: as for :func:`refimpl.cross_entropy`,
+            which is called to validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the input's without the class axis.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input" (the input's shape), "target" (probability targets only) and
+    "weight" ((C,), when given; torch 2.13 refuses it with index targets: a known deviation), plus
+    "<name>__mag" for each, a non-negative magnitude for the rounding-error bound K u mag
+    (``refimpl.grad._common``): the summands in absolute value, a softmax entry as s_k (1 + |logp_k|) and
+    a_ic / logp_ic with its absolute error (|x_c - max x| + log-sum-exp + 1).
+    Source: ATen ``log_softmax_backward_data``, ``nll_loss_backward``, ``cross_entropy_loss_label_smoothing``
+    and ``cross_entropy_loss_prob_target`` (LossNLL.cpp, SoftMax.cpp).
+    """
     _reference(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
                label_smoothing=label_smoothing)  # validates
     eps = float(label_smoothing)

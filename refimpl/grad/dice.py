@@ -39,6 +39,27 @@ def dice(
     input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,
     include_background: bool = True, batch: bool = False, reduction: str = "mean", grad_output=None,
 ) -> dict:
+    """Gradient (VJP) of :func:`refimpl.dice` (MONAI ``DiceLoss``) w.r.t. prediction and target.
+
+    Per group (n, c) -- c with batch=True --, k = 2 if squared_pred else 1:
+        N = 2 sum p g + smooth_nr,  D = sum p^k + sum g^k + smooth_dr,  f = 1 - N / D
+        d f / d p_j = (k p_j^(k-1) N / D - 2 g_j) / D      (k = 2, f <= 1/2: 2 ((p_j - g_j) - p_j f) / D,
+                                                            with the reference's cancellation-free f)
+        d f / d g_j = the same with p and g exchanged
+        times gbar of the element's group: grad_output ('none'), g ('sum'), g / f.size ('mean')
+    Channel 0 gets a zero gradient when include_background=False drops it (C > 1).
+
+    Parameters:
+        input, target, smooth_nr, smooth_dr, squared_pred, include_background, batch, reduction: as for
+            :func:`refimpl.dice`, which is called to validate them (the same ValueErrors and warning).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: that of f, (N, C') or (C',).
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input" and "target" (the input's shape), plus "input__mag" /
+    "target__mag", a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``):
+    (k |p_j|^(k-1) |N / D| + 2 |g_j|) |gbar| / |D| (the textbook form's two summands; swapped for g).
+    Source: monai/losses/dice.py (``DiceLoss.forward``), differentiated; Milletari et al. 2016.
+    """
     kwargs = dict(smooth_nr=smooth_nr, smooth_dr=smooth_dr, squared_pred=squared_pred,
                   include_background=include_background, batch=batch)
     _reference(input, target, reduction=reduction, **kwargs)  # validates (and warns as MONAI does)

@@ -56,6 +56,30 @@ TINY = np.finfo(np.float64).smallest_subnormal
 
 
 def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none", grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.focal` (torchvision ``sigmoid_focal_loss``).
+
+        sigma = sigmoid, u = 1 - p_t = t sigma(-x) + (1 - t) sigma(x), ce = the BCE-with-logits term,
+        A = alpha t + (1 - alpha)(1 - t), A' = 2 alpha - 1 (A = 1, A' = 0 for alpha < 0), loss = A ce u^gamma
+        d/dx = gbar A u^gamma [(1 - t) sigma(x) - t sigma(-x) + gamma ce (1 - 2t) r],
+               r = sigma(x) sigma(-x) / u = 1 / (1 + t e^-x + (1 - t) e^x)
+        d/dt = gbar (u^gamma (A' ce - A x) + A gamma ce u^(gamma-1) (sigma(-x) - sigma(x)))
+        gbar = grad_output ('none', the default), g ('sum'), g / n ('mean')
+    Finite for every finite logit, also where u underflows (no u^gamma / u formed): there torchvision's
+    autograd gives NaN for 0 < gamma < 1, this the mathematical limit.
+
+    Parameters:
+        inputs, targets, alpha, gamma, reduction: as for :func:`refimpl.focal`, which is called to validate
+            them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the inputs'.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "inputs" and "targets" (the inputs' shape; "targets" is computed even
+    for 0 / 1 labels, which the gradient checks skip: ``refimpl.grad.LABELS_WHEN_HARD``), plus "inputs__mag"
+    / "targets__mag", a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``):
+    the summands of the textbook (torchvision + autograd) form times the condition of U = 1 - p_t
+    (see the module docstring); infinite where U underflows and gamma < 1.
+    Source: torchvision/ops/focal_loss.py, differentiated; Lin et al. 2017.
+    """
     _reference(inputs, targets, alpha=alpha, gamma=gamma, reduction=reduction)  # validates
     alpha, gamma = float(alpha), float(gamma)
     x, t = as_f64("inputs", inputs), as_f64("targets", targets)

@@ -25,6 +25,27 @@ from ._common import pack, per_term, sum_to_shape
 
 
 def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None, grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.huber`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+        r = x - y (broadcast), gbar = grad_output ('none'), g ('sum'), g / n ('mean', n = number of terms,
+        also with weight)
+        d/dx = clip(r, -delta, delta) w gbar = -d/dy     (w = 1 without weight)
+        d/dw = term gbar                                 (term: the unweighted Huber term)
+        each summed over the axes its argument was broadcast along (autograd's rule)
+    No kinks: at |r| = delta both branches give +-delta (C^1), at r = 0 the gradient is 0.
+
+    Parameters:
+        input, target, reduction, delta, weight: as for :func:`refimpl.huber`, which is called to validate
+            them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the broadcast shape of input and target.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input", "target" (and "weight" when given), each of its argument's
+    shape, plus "<name>__mag" for each: a non-negative magnitude for the rounding-error bound K u mag
+    (``refimpl.grad._common``); here the absolute contributions summed over the broadcast axes (products of
+    the exact r: no cancellation).
+    Source: ATen ``huber_loss_backward`` (``x < -delta ? -delta : (x > delta ? delta : x)`` times grad / n).
+    """
     _reference(input, target, reduction=reduction, delta=delta, weight=weight)  # validates
     delta = float(delta)
     x0, y0 = as_f64("input", input), as_f64("target", target)

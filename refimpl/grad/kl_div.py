@@ -28,6 +28,25 @@ from ._common import pack, per_term, sum_to_shape
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False, grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.kl_div`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+        gbar = grad_output ('none'), g ('sum'), g / numel ('mean'), g / input.shape[0] ('batchmean'; g for a
+        0-d input)
+        log_target=False:  d/dx = -t gbar,        d/dt = (log t + 1 - x) gbar    (NaN at t = 0: torch's 0 / 0)
+        log_target=True:   d/dx = -exp(t) gbar,   d/dt = exp(t) (t - x + 1) gbar  (0 at t = -inf, the limit)
+        each summed over the axes its argument was broadcast along (autograd's rule)
+
+    Parameters:
+        input, target, reduction, log_target: as for :func:`refimpl.kl_div`, which is called to validate them
+            (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' / 'batchmean' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the broadcast shape of input and target.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input" and "target", each of its argument's shape, plus "input__mag" /
+    "target__mag", a non-negative magnitude for the rounding-error bound K u mag (``refimpl.grad._common``):
+    |t| |gbar| and (|log t| + 1 + |x|) |gbar|; exp(t) |gbar| and exp(t) (|t| + |x| + 1) |gbar| (log_target).
+    Source: ATen ``kl_div`` (a composite; xlogy's ``other`` gradient ``grad * self / other``, derivatives.yaml).
+    """
     _reference(input, target, reduction=reduction, log_target=log_target)  # validates
     x0, t0 = as_f64("input", input), as_f64("target", target)
     x, t = broadcast_pair(x0, t0)

@@ -30,6 +30,26 @@ from ._common import pack, per_term, sum_to_shape
 
 
 def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -> dict:
+    """Gradient (VJP) of :func:`refimpl.mse`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+        r = x - y (broadcast), l = r^2, gbar = grad_output ('none'), g ('sum'), g / n ('mean'),
+        g / S ('mean' with weight, S = sum(w): torch>=2.6's denominator)
+        d/dx = 2 w r gbar = -d/dy       (w = 1 without weight; summed over the axes x / y was broadcast along)
+        d/dw_j = l_j gbar_j ('none' / 'sum');  (l_j - L) g / S ('mean', L = sum(w l) / S: the quotient
+                 rule, S depends on w); l_j summed over the axes w was broadcast along, L subtracted once
+
+    Parameters:
+        input, target, reduction, weight: as for :func:`refimpl.mse`, which is called to validate them
+            (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: the broadcast shape of input and target.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "input", "target" (and "weight" when given), each of its argument's
+    shape, plus "<name>__mag" for each: a non-negative magnitude (every summand of the formula in absolute
+    value) for the rounding-error bound K u mag (``refimpl.grad._common``): |2 w r gbar| summed over the
+    broadcast axes; weight |l gbar| ('none' / 'sum'), (l_j + |L|) |g| / S ('mean').
+    Source: ATen ``mse_loss_backward``; the weighted branch of ``F.mse_loss`` (pow, autograd).
+    """
     _reference(input, target, reduction=reduction, weight=weight)  # validates
     x0, y0 = as_f64("input", input), as_f64("target", target)
     x, y = broadcast_pair(x0, y0)

@@ -41,6 +41,28 @@ def triplet_margin(
     anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
     swap: bool = False, reduction: str = "mean", grad_output=None,
 ) -> dict:
+    """Gradient (VJP) of :func:`refimpl.triplet_margin`: what ``loss.backward(grad_output)`` leaves in ``.grad``.
+
+    Per row, w_uv = u - v + eps, d(u, v) = ||w_uv||_p, g(w) = sign(w) (|w| / d)^(p-1) (0 for a zero distance
+    or a zero component: torch's norm_backward); s = gbar where margin + d(a, pos) - d_neg >= 0 (the hinge
+    passes at 0), else 0; gbar = grad_output ('none'), g ('sum'), g / N ('mean'):
+        d/da   = s (g(w_ap) - lam_an g(w_an))
+        d/dpos = s (-g(w_ap) - lam_pn g(w_pn))
+        d/dn   = s (lam_an g(w_an) + lam_pn g(w_pn))
+        lam_an = 1, lam_pn = 0 without swap; with swap 1 / 0 for the smaller of d(a, n), d(pos, n), 1/2 each on a tie
+
+    Parameters:
+        anchor, positive, negative, margin, p, eps, swap, reduction: as for :func:`refimpl.triplet_margin`,
+            which is called to validate them (the same ValueErrors).
+        grad_output: the upstream gradient: for 'mean' / 'sum' a scalar (0-d) g, default 1; for 'none'
+            an array (default ones) of the unreduced terms' shape: (N,) or 0-d.
+            Another shape raises ValueError.
+    Returns a dict of float64 arrays: "anchor", "positive", "negative" (their common shape), plus
+    "<name>__mag" for each, a non-negative magnitude for the rounding-error bound K u mag
+    (``refimpl.grad._common``): the same sums with every g in absolute value, times |s|; for p not 1 or 2
+    each |g| times 2 + |p - 1| (|ln |w_k|| + |ln d|) (torch's two pows).
+    Source: autograd through ATen ``triplet_margin_loss`` / ``pairwise_distance`` (FunctionsManual.cpp).
+    """
     _reference(anchor, positive, negative, margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)  # validates
     margin, p, eps = float(margin), float(p), float(eps)
     a, pos, neg = as_f64("anchor", anchor), as_f64("positive", positive), as_f64("negative", negative)
