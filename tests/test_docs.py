@@ -33,3 +33,15 @@ def test_readme_is_short_and_links_resolve():
 
     for target in re.findall(r"\]\(((?:docs/)[^)#]+)", readme):
         assert (ROOT / target).exists(), f"README links to a missing {target}"
+
+
+def test_every_public_reference_and_gradient_has_a_docstring():
+    """``help(refimpl.huber)`` shows the formula, parameters and source (not only the module's)."""
+    import inspect
+
+    import refimpl
+    import refimpl.grad
+
+    bare = [f"{m.__name__}.{n}" for m in (refimpl, refimpl.grad) for n in m.__all__
+            if inspect.isfunction(getattr(m, n)) and len(inspect.getdoc(getattr(m, n)) or "") < 200]
+    assert not bare, f"public functions without a docstring of their own: {bare}"
