@@ -138,12 +138,11 @@ def compare(spec: LossSpec, subject: Subject, case: Case, dtype: str, device: st
     on it (the reference is then evaluated once)."""
     import torch
 
-    from .diagnosis import check_returned, guarded
+    from .diagnosis import run_subject
 
     args, kwargs = case.to_torch(dtype, device)
-    out = guarded(lambda: subject(args, kwargs))
     ref, bnd = want if want is not None else expected(spec, case, dtype)
-    check_returned(out, dtype, device, ref.shape)
+    out = run_subject(subject, args, kwargs, dtype, device, ref.shape)
 
     got = out.detach().to("cpu", torch.float64).numpy()
     fmt = spec.fmt(dtype)

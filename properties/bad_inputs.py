@@ -22,7 +22,7 @@ import numpy as np
 
 from .agreement import ContractBreach
 from .cases import Case
-from .diagnosis import call_checked, guarded, headline, is_raise, returned_value, script, shown_output
+from .diagnosis import headline, run_subject, is_raise, returned_value, script, shown_output
 from .edge_cases.row import KnownFailure, find_known_failure
 from .subjects import Subject
 
@@ -207,13 +207,13 @@ def check_bad_input(row: BadInput, subject: Subject, dtype: str, device: str, *,
         args, kwargs = base.to_torch(dtype, device)
         shape = np.shape(SPECS[row.loss].call_reference(base))
         try:
-            call_checked(subject, args, kwargs, dtype, device, shape)
+            run_subject(subject, args, kwargs, dtype, device, shape)
         except ContractBreach as exc:
             raise failure(str(exc), f"on the valid call every row changes one thing in: {base!r}", base,
                           shown_output(dtype, device, repr(shape))) from exc.__cause__
         args, kwargs = bad.to_torch(dtype, device)
         try:
-            out = guarded(lambda: subject(args, kwargs))
+            out = run_subject(subject, args, kwargs)
         except ContractBreach as exc:
             if not is_raise(exc):  # a mutation or a hang is no refusal
                 raise failure(str(exc), f"the invalid call {bad!r}", bad, []) from exc.__cause__

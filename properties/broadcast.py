@@ -61,23 +61,24 @@ from hypothesis.extra import numpy as hnp
 from . import strategies as S
 from .cases import Case
 
-#: what torch 2.13 does with an input and a target of different, broadcastable shapes, by loss (the
-#: table above; tests/test_broadcast.py asserts it on torch): broadcast with :data:`WARNING`, broadcast
-#: silently, or refuse with a ``ValueError`` whose message contains the text given
-CONTRACT = {
-    "mse": "warns", "huber": "warns", "smooth_l1": "warns",
-    "kl_div": "silent", "hinge_embedding": "silent",
-    "bce": ("refuses", "that is different to the input size ({x}) is deprecated. Please ensure they have the same size."),
-    "bce_with_logits": ("refuses", "Target size ({t}) must be the same as input size ({x})"),
-}
-
 #: torch's UserWarning for mse_loss / l1_loss / huber_loss / smooth_l1_loss on differing shapes ({t}, {x}:
 #: ``torch.Size([...])`` of the target and the input)
 WARNING = ("Using a target size ({t}) that is different to the input size ({x}). This will likely lead to "
            "incorrect results due to broadcasting. Please ensure they have the same size.")
 
-#: the losses whose strategies draw broadcast pairs (:func:`broadcast_pair`)
-BROADCASTS = tuple(loss for loss, what in CONTRACT.items() if what in ("warns", "silent"))
+def __getattr__(name: str):
+    """``CONTRACT``: what torch 2.13 does with an input and a target of different, broadcastable shapes,
+    by loss (each unit's ``LossSpec.broadcast``; the table above; tests/test_broadcast.py asserts it on
+    torch): broadcast with :data:`WARNING`, broadcast silently, or refuse with a ``ValueError`` whose
+    message contains the text given.  ``BROADCASTS``: the losses whose strategies draw broadcast pairs
+    (:func:`broadcast_pair`).  Computed on first use: the units import this module."""
+    from .specs import SPECS
+
+    if name == "CONTRACT":
+        return {loss: spec.broadcast for loss, spec in SPECS.items() if spec.broadcast is not None}
+    if name == "BROADCASTS":
+        return tuple(loss for loss, spec in SPECS.items() if spec.broadcast in ("warns", "silent"))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: the least share of a broadcasting loss's cases whose argument shapes differ, in every variant
 #: (tests/test_broadcast.py measures it on the default profile's draws).  :func:`broadcast_pair` keeps

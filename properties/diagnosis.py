@@ -10,7 +10,7 @@ where the diagnosis starts with a fixed phrase ("raises on valid input: RuntimeE
 "returned shape (1,), expected (2, 2)", "edge case mse/zero_dim: ...", "violates invariant
 ...", "gradient outside the bound w.r.t. input ...") -- the gate's findings group failures by it.
 
-**The contract** (:func:`call_checked`): a call of an implementation under test on a valid input
+**The contract** (:func:`run_subject`, the one call path): a call of an implementation under test on a valid input
 returns, without raising, hanging or writing into its inputs, a ``torch.Tensor`` of the case's
 dtype, on its device, of the expected shape.  A breach is a :class:`ContractBreach` whose message
 is the diagnosis; every check family diagnoses a breach before any comparison that depends on it.
@@ -45,6 +45,8 @@ def guarded(thunk: Callable):
     hung or mutated an input (the exception it raised is the breach's ``__cause__``)."""
     try:
         return thunk()
+    except ContractBreach:  # already diagnosed (a nested run_subject)
+        raise
     except InputMutationError as exc:
         raise ContractBreach(f"mutates its inputs: {_first_line(exc)}") from exc
     except CallTimeout as exc:
@@ -86,10 +88,18 @@ def returned_value(out) -> str:
     return f"a {type(out).__name__}: {out!r}"
 
 
-def call_checked(subject: Subject, args, kwargs, dtype: str, device: str, shape):
-    """``subject(args, kwargs)`` held to the contract (:func:`guarded`, :func:`check_returned`)."""
+def run_subject(subject: Subject, args, kwargs, dtype: str | None = None, device: str | None = None,
+                shape=None):
+    """The one call path: every check and the audit call an implementation under test through it.
+
+    Returns ``subject(args, kwargs)``; raises :class:`ContractBreach` if the call raised, hung or
+    mutated an input (:func:`guarded`) and, when ``dtype`` is given, if the output is not a tensor of
+    ``dtype`` on ``device`` of ``shape`` (:func:`check_returned`).  A caller that must tell a raise
+    from a wrong output (an edge row that expects a refusal) passes no ``dtype`` and checks the
+    output itself with :func:`check_returned`."""
     out = guarded(lambda: subject(args, kwargs))
-    check_returned(out, dtype, device, shape)
+    if dtype is not None:
+        check_returned(out, dtype, device, shape)
     return out
 
 

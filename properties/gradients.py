@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from .agreement import ContractBreach, _describe
 from .broadcast import BROADCASTS, reduce_to, with_difference
 from .cases import Case
-from .diagnosis import check_returned, guarded, headline, imports, parts, script
+from .diagnosis import check_returned, headline, imports, parts, run_subject, script
 from .edge_cases.row import KnownFailure, find_known_failure
 from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
@@ -105,7 +105,7 @@ def without_refused(spec: LossSpec, subject, case: Case, names, dtype: str = "fl
         try:
             f(*inputs)
         except Exception as exc:  # noqa: BLE001 -- anything else is left to the check's contract
-            arg = refused_argument(exc)
+            arg = refused_argument(exc.__cause__ if isinstance(exc, ContractBreach) and exc.__cause__ else exc)
             rec = REFUSED.get((spec.name, arg))
             if arg in names and rec is not None and rec.applies(case):
                 names.remove(arg)
@@ -465,7 +465,7 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
         n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
                                                                    np.size(terms) // max(np.size(arg), 1))
         collected = max(1, np.size(terms) // max(np.size(arg), 1))  # terms summed into one of its elements
-        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec.name, fmt), collected)
+        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec, fmt), collected)
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want))
             err = np.where(same, 0.0, np.abs(got - want))
@@ -538,7 +538,7 @@ def torch_function_of(subject, case: Case, names: list[str], reduction: str, dty
                 full[order.index(n)] = t
             else:  # a keyword tensor (weight, pos_weight)
                 keywords[n] = t
-        return subject(full, keywords)
+        return run_subject(subject, full, keywords)
 
     return f, inputs
 
@@ -789,7 +789,7 @@ def autograd(subject, case: Case, names, dtype: str = "float64", device: str = "
     fail = lambda diagnosis: gradient_failure(spec, subject, case, names, dtype, device, diagnosis,
                                               grad_output=grad_output)
     try:
-        out = guarded(lambda: f(*inputs))
+        out = f(*inputs)  # run_subject: the contract
         check_returned(out, dtype, device, np.shape(spec.call_reference(case)))
     except ContractBreach as exc:
         raise fail(str(exc)) from exc.__cause__

@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 
 from .agreement import ContractBreach, _first_line
 from .cases import Case
-from .diagnosis import check_returned, guarded, headline, script
+from .diagnosis import check_returned, guarded, headline, run_subject, script
 from .gradients import differentiable, without_refused
 from .spec import LossSpec
 
@@ -125,7 +125,7 @@ def _run(subject, case: Case, names, dtype: str, device: str):
 
     args, kwargs = case.to_torch(dtype, device)
     inputs = _requiring_grad(case, args, kwargs, names)
-    out = subject(args, kwargs)
+    out = run_subject(subject, args, kwargs)
     if not isinstance(out, torch.Tensor) or not out.requires_grad:
         return out, {n: (None, t) for n, t in inputs.items()}
     grads = torch.autograd.grad(out, list(inputs.values()), torch.ones_like(out), allow_unused=True)
@@ -138,7 +138,7 @@ def classify_raise(subject, case: Case, names, dtype: str, exc: BaseException, w
     (see the module docstring)."""
     message = f"{type(exc).__name__}: {_first_line(exc)}"
     try:
-        guarded(lambda: _run(subject, case, names, dtype, "cpu"))
+        guarded(lambda: _run(subject, case, names, dtype, "cpu"))  # a raise in backward too
     except ContractBreach as breach:  # raises (or hangs, or mutates) on cpu too: the contract's breach
         return f"{breach}{where}"
     if _DEVICE_MISMATCH.search(str(exc)):
@@ -184,7 +184,7 @@ def check_placement(spec: LossSpec, subject, case: Case, dtype: str, reduction: 
     args, kwargs = case.to_torch(dtype, META)
     inputs = _requiring_grad(case, args, kwargs, names)
     try:
-        out = guarded(lambda: subject(args, kwargs))
+        out = run_subject(subject, args, kwargs)
     except ContractBreach as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise finding(classify_raise(subject, case, names, dtype, cause, "")) from exc.__cause__

@@ -14,7 +14,7 @@ region where real bugs live (issue 19):
 - ``cotangent``: ones, one number for every element, or per-element values;
 - ``differentiated``: the arguments that require a gradient;
 - ``gap``: the smallest relative gap between two inputs that a formula subtracts (a near-coincident
-  pair: ``GAPS``);
+  pair: ``LossSpec.gap``);
 - ``broadcast``: whether the value arguments' shapes differ;
 - ``device`` and ``dtype``.
 
@@ -32,20 +32,6 @@ import os
 from collections import Counter, defaultdict
 
 OPTION = "--record"
-
-#: per loss, the pair of inputs whose difference its formula takes: ``(args, kwargs) -> (a, b)`` tensors
-#: of one shape, or None (no such pair); a loss not listed: the generic pair, the first two floating
-#: arguments of one shape
-GAPS = {
-    # logits and class probabilities (a probability target) are not a pair the formula subtracts
-    "cross_entropy": lambda args, kw: None,
-    "kl_div": lambda args, kw: (args[0], args[1] if kw.get("log_target") else args[1].log()),
-    "bce": lambda args, kw: (args[0], args[1]),
-    "bce_with_logits": lambda args, kw: (args[0], (args[1] / (1 - args[1])).log()),
-    "hinge_embedding": lambda args, kw: (args[0], args[0].new_full(args[0].shape, float(kw.get("margin", 1.0)))),
-    "huber": lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("delta", 1.0)))),
-    "smooth_l1": lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("beta", 1.0)))),
-}
 
 #: the bands of :func:`gap_band` (relative gap between the two inputs of a subtraction)
 GAP_BANDS = ((0.0, "0"), (1e-12, "< 1e-12"), (1e-6, "1e-12 .. 1e-6"), (1e-2, "1e-6 .. 1e-2"), (math.inf, ">= 1e-2"))
@@ -83,9 +69,12 @@ def _event_dims(loss: str) -> int:
 def _gap(loss: str, args, kwargs):
     import torch
 
+    from .specs import SPECS
+
+    gap = SPECS[loss].gap if loss in SPECS else None
     try:
-        if loss in GAPS:
-            pair = GAPS[loss](args, kwargs)
+        if gap is not None:
+            pair = gap(args, kwargs)
         else:
             floats = [a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
             pair = next(((a, b) for a, b in itertools.combinations(floats, 2) if a.shape == b.shape), None)

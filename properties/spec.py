@@ -37,11 +37,11 @@ class LossSpec:
                  spec: all contiguous in about half of the cases).
     variants:    named regions of the parameter space (test-id suffixes); each variant's
                  cases always carry the same keyword parameters.
-    scale:       the tolerance model's error budget, ``properties.tolerance.scale_<name>``.
+    scale:       the tolerance model's error budget, ``scale_<name>`` in the unit (properties/specs/<name>.py).
     denominator: what a mean-like reduction divides the sum of terms by.
     underflow:   per-term amplification of an intermediate lost to underflow (default 1).
     reductions:  the reduction strings the function accepts.
-    mirrors:     what the reference mirrors, for the README table.
+    mirrors:     the parameters the reference covers, for the generated losses table (``properties.docgen``).
     admits:      ``admits(case, fmt)``: whether a case lies in the domain where the comparison in
                  that dtype is meaningful (the strategies draw only such cases; transformed
                  cases -- edge-case layouts -- are checked with it too).  Default: all.
@@ -67,6 +67,17 @@ class LossSpec:
                  lacking the parameter is checked only on cases drawn at its default.
     builtin_deviations: the torch built-in's recorded known deviations on a region of generated cases
                  (``properties.subjects.CaseDeviation``), attached to its subject.
+    broadcast:   what torch 2.13 does with an input and a target of different, broadcastable shapes
+                 (``properties.broadcast.CONTRACT``, asserted by tests/test_broadcast.py): "warns" (broadcast
+                 with ``properties.broadcast.WARNING``), "silent" (broadcast), ``("refuses", message)`` (a
+                 ``ValueError`` whose message contains ``message``, formatted with {t}, {x}), None (shapes
+                 are not broadcast pairs: rows, classes).  "warns" and "silent" losses draw broadcast pairs.
+    gap:         ``gap(args, kwargs) -> (a, b) | None``: the pair of tensors (one shape) whose difference the
+                 formula takes, for the coverage measure of near-coincident inputs
+                 (``properties.recording``); None: the generic pair (the first two floating arguments of
+                 one shape).
+    sigmoid_gradient: its gradient takes a sigmoid as torch does, 1 / (1 + exp(-x)), which flushes to 0
+                 below 1 / max (``properties.tolerance.gradient_flush``).
     """
 
     name: str
@@ -80,7 +91,6 @@ class LossSpec:
     reductions: tuple[str, ...] = ("none", "mean", "sum")
     underflow: Callable[[Case, np.ndarray], np.ndarray] | None = None
     mirrors: str = ""
-    notes: dict = field(default_factory=dict)
     reference_kwargs: dict = field(default_factory=dict)
     event_dims: int = 0
     label_args: tuple[str, ...] = ()
@@ -90,6 +100,9 @@ class LossSpec:
     shape_kind: Callable[[Case], str] | None = None
     sum_length: Callable[[Case], int] | None = None
     builtin_deviations: tuple = ()
+    sigmoid_gradient: bool = False
+    broadcast: str | tuple | None = None
+    gap: Callable | None = None
 
     def summed(self, case: Case) -> int:
         """The number of terms of the longest sum the loss forms on ``case`` (``sum_length``)."""

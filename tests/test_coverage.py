@@ -68,7 +68,7 @@ def test_cross_entropy_every_combination_is_drawn():
     """Every (input layout x target kind x weight x ignore_index x label_smoothing) that the contract
     allows -- 36: ignore_index applies to class indices only -- is drawn within the default profile
     (the examples of one reduction's tests), read off the drawn cases themselves."""
-    from properties.specs.classification import CE_SHAPE_KINDS, ce_shape_kind
+    from properties.specs.cross_entropy import CE_SHAPE_KINDS, ce_shape_kind
 
     spec = SPECS["cross_entropy"]
     seen = {(ce_shape_kind(c), "prob" if c.args["target"].dtype.kind == "f" else "index",

@@ -61,7 +61,7 @@ def test_bad_input_outside_declared_limit(subject, limit, data):
     caller = outside_subject(subject, limit)  # a tied parameter is passed here, not left out
     args, kwargs = outside.to_torch(DTYPE, "cpu")
     try:
-        out = guarded(lambda: caller(args, kwargs))
+        out = run_subject(caller, args, kwargs)
     except ContractBreach as exc:
         if is_raise(exc):
             return

@@ -601,26 +601,7 @@ def test_gradient_matches_mpmath(loss, data):
 
 
 def _exact_on_objects(exact, loss):
-    """Call ``refimpl.exact.<loss>`` on arrays whose differentiated entry is an mpf: exact's
-    ``_mp`` converts with ``float()``, so the entry is passed through a float-preserving shim."""
+    """Call ``refimpl.exact.<loss>`` on arrays whose differentiated entry is an mpf (its ``_mp``
+    keeps mpf entries of object arrays)."""
     fn = getattr(exact, loss)
-
-    def call(args, kwargs):
-        original = exact._mp
-
-        def mp_keep(v):
-            a = np.asarray(v, dtype=object) if np.asarray(v).dtype == object else None
-            if a is None:
-                return original(v)
-            out = np.empty(a.shape, dtype=object)
-            for i, e in np.ndenumerate(a):
-                out[i] = e if isinstance(e, exact.mpmath.mpf) else exact.mpmath.mpf(float(e))
-            return out
-
-        exact._mp = mp_keep
-        try:
-            return fn(*args.values(), **kwargs)
-        finally:
-            exact._mp = original
-
-    return call
+    return lambda args, kwargs: fn(*args.values(), **kwargs)

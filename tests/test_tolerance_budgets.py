@@ -132,6 +132,6 @@ def test_sigmoid_flush_is_what_the_gradient_floor_admits(dtype):
     fmt = FORMATS[dtype]
     edge = math.log(fmt.max)
     below = torch.tensor(-(edge + 0.5), dtype=getattr(torch, dtype))
-    assert float(torch.sigmoid(below)) == 0.0 and 0.0 < math.exp(-(edge + 0.5)) < gradient_flush("bce_with_logits", fmt)
+    assert float(torch.sigmoid(below)) == 0.0 and 0.0 < math.exp(-(edge + 0.5)) < gradient_flush(SPECS["bce_with_logits"], fmt)
     assert float(torch.sigmoid(torch.tensor(-(edge - 1.0), dtype=getattr(torch, dtype)))) > 0.0
-    assert gradient_flush("mse", fmt) == 0.0
+    assert gradient_flush(SPECS["mse"], fmt) == 0.0

@@ -18,7 +18,7 @@ plus fvcore's float32 cast):
   saturated logit (t = 1, x > 16.6; t = 0, x < -17.3) it is exactly 0 and (1 - p_t)^gamma = 0 for
   every gamma > 0: the loss is 0 where the exact one is alpha_t ce (1 - p_t)^gamma > 0 (x = 20,
   t = 1, gamma = 0.05: 0 for 1.9e-10).  That is the formula's own arithmetic (torchvision's too),
-  and the focal budget counts it (``tolerance.scale_focal``: the worst change of the factor when
+  and the focal budget counts it (``properties.specs.focal.scale_focal``: the worst change of the factor when
   1 - p_t is off by a few u), so these cases are compared like any other.
 - gradients: there, with 0 < gamma < 1, (1 - p_t)^gamma's derivative is inf, multiplied by
   d(1 - p_t)/dx = 0: NaN, where the contract's derivative is ~0 (known deviation

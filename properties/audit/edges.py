@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..agreement import ContractBreach
 from ..cases import Case
+from ..diagnosis import is_raise, run_subject
 from ..edge_cases import EDGE_CASES, EdgeCaseFailure, prepared, run_edge_case
 from ..edge_cases.row import EdgeCase, edge_call_args, known_for
 from ..formats import FORMATS
@@ -52,6 +54,10 @@ def describe(out) -> str:
     """What a subject returned, in a few words: a value, nan, inf, an empty shape, or the error."""
     import torch
 
+    if isinstance(out, ContractBreach) and is_raise(out):  # the raise itself, as torch words it
+        out = out.__cause__
+    if isinstance(out, ContractBreach):  # a hang or a mutation: the breach says which
+        return str(out)[:160]
     if isinstance(out, BaseException):
         msg = (str(out).strip().splitlines() or [""])[0]
         return f"raises {type(out).__name__}: {msg[:120]}"
@@ -78,7 +84,7 @@ def gradient_state(spec: LossSpec, subject: Subject, case: Case, dtype: str, dev
     if not leaves:
         return "not applicable"
     try:
-        out = subject(args, kwargs)
+        out = run_subject(subject, args, kwargs)
         if not isinstance(out, torch.Tensor) or out.numel() == 0:
             return "not applicable"
         if not out.requires_grad:
@@ -120,8 +126,8 @@ def _evaluate(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, devic
     ready = prepared(row, case, dtype)
     args, kwargs = edge_call_args(row, ready, dtype, device)
     try:
-        out = subject(args, kwargs)
-    except Exception as exc:  # what it raised is the answer this row records
+        out = run_subject(subject, args, kwargs)
+    except ContractBreach as exc:  # what it raised is the answer this row records
         out = exc
     grad = "not applicable" if isinstance(out, BaseException) else gradient_state(spec, subject, ready, dtype, device)
     return {**rec, "outcome": outcome, "returned": describe(out), "gradient": grad}

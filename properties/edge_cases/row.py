@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ..agreement import ContractBreach
 from ..cases import Case
 from ..conventions import row_under
-from ..diagnosis import check_returned, guarded, headline, is_raise, returned_value, script, shown_output
+from ..diagnosis import check_returned, headline, run_subject, is_raise, returned_value, script, shown_output
 from ..formats import DTYPE_NAMES, FloatFormat
 from ..layouts import Layout
 from ..spec import LossSpec
@@ -125,7 +125,7 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
                                f"{details}Reproduce:\n{repro}")
 
     try:
-        out = guarded(lambda: subject(args, kwargs))
+        out = run_subject(subject, args, kwargs)
     except ContractBreach as exc:
         if must_raise and is_raise(exc):
             return

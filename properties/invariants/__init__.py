@@ -17,15 +17,5 @@ from .tables import TABLES
 INVARIANTS: dict[str, list[Invariant]] = {name: TABLES.get(name, []) for name in SPECS}
 
 
-def invariants_table() -> str:
-    """The README's table: loss | invariant | statement | holds when."""
-    esc = lambda s: s.replace("|", "\\|")
-    lines = ["| loss | invariant | statement | holds when |", "|---|---|---|---|"]
-    for loss, invs in INVARIANTS.items():
-        for inv in invs:
-            lines.append(f"| `{loss}` | `{inv.name}` | {esc(inv.statement)} | {esc(inv.holds_when)} |")
-    return "\n".join(lines)
-
-
 __all__ = ["INVARIANTS", "Claim", "Evaluator", "InexactCase", "Invariant", "InvariantViolation", "Q", "Unsupported",
-           "exact_or_reject", "invariants_table", "is_exact", "run_invariant"]
+           "exact_or_reject", "is_exact", "run_invariant"]

@@ -46,7 +46,7 @@ from ..agreement import ContractBreach, bound_for
 from ..cases import Case, literal
 from ..edge_cases.row import KnownFailure, find_known_failure
 from ..formats import DTYPE_NAMES, FloatFormat
-from ..diagnosis import call_checked, headline, parts, script, shown_output
+from ..diagnosis import run_subject, headline, parts, script, shown_output
 from ..spec import LossSpec
 from ..subjects import Subject, builtin_subjects, reference_subject
 
@@ -314,7 +314,7 @@ class Evaluator:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = call_checked(subject, args, kwargs, self.dtype, self.device, np.shape(ref))
+                out = run_subject(subject, args, kwargs, self.dtype, self.device, np.shape(ref))
         except ContractBreach as exc:
             raise _CallFailed(str(exc), label) from exc.__cause__
         got = out.detach().to("cpu", torch.float64).numpy()

@@ -66,7 +66,7 @@ def _exp(draw, lo=-6, hi=6):
 def _in_residual_range(ev, case):
     """Reject a scaled case beyond the regression strategies' magnitude cap (so that squares and
     their sums stay finite in the dtype, as for every drawn case)."""
-    from ..specs.regression import MAX_ELEMS
+    from ..specs._residual import MAX_ELEMS
 
     cap = ev.fmt.headroom_cap(power=2, count=MAX_ELEMS) / 4
     assume(all(np.all(np.abs(case.args[k]) <= cap) for k in ("input", "target")))

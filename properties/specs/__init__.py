@@ -1,15 +1,18 @@
-"""The loss specs, one record per loss, gathered into ``SPECS`` (ordered by name of the source article)."""
+"""The loss specs, one record per loss, gathered into ``SPECS``.
 
-from .classification import BCE, BCE_WITH_LOGITS, CROSS_ENTROPY, FOCAL
-from .divergence import KL_DIV
-from .embedding import CONTRASTIVE, COSINE_EMBEDDING, HINGE_EMBEDDING, TRIPLET_MARGIN
-from .regression import HUBER, MSE, SMOOTH_L1
-from .segmentation import DICE
+Each loss is a module ``properties/specs/<loss>.py`` defining ``SPEC`` (a ``properties.spec.LossSpec``:
+its input domain, error budget, parameters); the modules are discovered here, so a new loss adds its
+module and nothing else.  Modules whose name starts with ``_`` hold strategies several losses share.
+"""
 
-SPECS = {
-    s.name: s
-    for s in (
-        MSE, CROSS_ENTROPY, BCE, BCE_WITH_LOGITS, KL_DIV, HINGE_EMBEDDING, HUBER, SMOOTH_L1,
-        TRIPLET_MARGIN, COSINE_EMBEDDING, CONTRASTIVE, FOCAL, DICE,
-    )
-}
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+SPECS = {}
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    _spec = importlib.import_module(f"{__name__}.{_module}").SPEC
+    if _spec.name != _module:
+        raise ImportError(f"properties/specs/{_module}.py defines the spec of {_spec.name!r}: a loss's module is named after it")
+    SPECS[_spec.name] = _spec

@@ -23,46 +23,24 @@ Verified against central finite differences of the references
 (``tests/test_reference_gradients.py``).  No torch import.
 """
 
+import importlib
+import pkgutil
+
 import numpy as np
 
-from .bce import bce
-from .bce_with_logits import bce_with_logits
-from .contrastive import contrastive
-from .cosine_embedding import cosine_embedding
-from .cross_entropy import cross_entropy
-from .dice import dice
-from .focal import focal
-from .hinge_embedding import hinge_embedding
-from .huber import huber
-from .kl_div import kl_div
-from .mse import mse
-from .smooth_l1 import smooth_l1
-from .triplet_margin import triplet_margin
+#: the loss modules (``refimpl/grad/<loss>.py``, discovered: a new loss adds its module, nothing here)
+_MODULES = {m.name: importlib.import_module(f"{__name__}.{m.name}")
+            for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+for _name, _module in _MODULES.items():
+    globals()[_name] = getattr(_module, _name)
 
-#: the differentiated arguments of each loss, in call order
 #: the differentiated arguments of each loss: positional ones in call order, then keyword ones
-DIFFERENTIABLE = {
-    "mse": ("input", "target", "weight"),
-    "huber": ("input", "target", "weight"),
-    "smooth_l1": ("input", "target"),
-    "cross_entropy": ("input", "target", "weight"),  # target only when it is a probability target
-    "bce": ("input", "target", "weight"),
-    "bce_with_logits": ("input", "target", "weight", "pos_weight"),
-    "focal": ("inputs", "targets"),
-    "kl_div": ("input", "target"),
-    "hinge_embedding": ("input",),  # target: +-1 labels
-    "triplet_margin": ("anchor", "positive", "negative"),
-    "cosine_embedding": ("input1", "input2"),  # target: +-1 labels
-    "contrastive": ("input1", "input2"),  # target: +-1 labels
-    "dice": ("input", "target"),
-}
+#: (each module's ``DIFFERENTIABLE``)
+DIFFERENTIABLE = {name: module.DIFFERENTIABLE for name, module in _MODULES.items()}
 
-
-#: targets that are labels when every entry is 0 or 1: focal's.  Its contract (torchvision) extends the
-#: loss to soft targets, but other implementations extend it differently (kornia's t alpha (1-p)^gamma
-#: (-log p) + ..., MONAI's exp(gamma logsigmoid(-x (2t - 1)))): the same values on {0, 1}, different
-#: derivatives there.  A hard-label case has no contract derivative w.r.t. them; a soft one does.
-LABELS_WHEN_HARD = {"focal": ("targets",)}
+#: targets that are labels when every entry is 0 or 1 (a module's ``LABELS_WHEN_HARD``: focal's)
+LABELS_WHEN_HARD = {name: module.LABELS_WHEN_HARD for name, module in _MODULES.items()
+                    if hasattr(module, "LABELS_WHEN_HARD")}
 
 
 def differentiated(loss: str, args: dict, kwargs: dict) -> list[str]:
@@ -74,7 +52,4 @@ def differentiated(loss: str, args: dict, kwargs: dict) -> list[str]:
     hard = lambda n: n in LABELS_WHEN_HARD.get(loss, ()) and bool(np.all((present[n] == 0) | (present[n] == 1)))
     return [n for n in DIFFERENTIABLE[loss] if n in present and floating(n) and not hard(n)]
 
-__all__ = [
-    "DIFFERENTIABLE", "differentiated", "bce", "bce_with_logits", "contrastive", "cosine_embedding", "cross_entropy", "dice", "focal",
-    "hinge_embedding", "huber", "kl_div", "mse", "smooth_l1", "triplet_margin",
-]
+__all__ = ["DIFFERENTIABLE", "LABELS_WHEN_HARD", "differentiated", *_MODULES]

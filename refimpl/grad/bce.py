@@ -70,6 +70,10 @@ from ._common import pack, per_term, weight_gradient, weighted_per_term
 #: torch 2.13 gives -1000000003995.8029 for x = 0, t = 1, i.e. -1 / float32(1e-12)).
 EPSILON = float(np.float32(1e-12))
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target', 'weight')
+
+
 
 def neg_logit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(-logit(x), |log(1-x)| + |log x|)`` for x in [0, 1], accurate to a few ulps."""

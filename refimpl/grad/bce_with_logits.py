@@ -38,6 +38,10 @@ from .._common import as_f64, broadcast_weight
 from ..bce_with_logits import bce_with_logits_terms, sigmoid as expit, softplus_pair
 from ._common import pack, per_term, weight_gradient, weighted_per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target', 'weight', 'pos_weight')
+
+
 
 def bce_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None, grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.bce_with_logits`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

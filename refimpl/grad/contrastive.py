@@ -24,6 +24,10 @@ from .._common import as_f64, rowwise
 from .._distance import pnorm_rows
 from ._common import expand_rows, pack, per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input1', 'input2')  # target: +-1 labels
+
+
 
 def contrastive(input1, input2, target, margin: float = 1.0, reduction: str = "mean", grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.contrastive` (Hadsell, Chopra & LeCun 2006).

@@ -26,6 +26,10 @@ from .._common import as_f64
 from ..cosine_embedding import EPSILON
 from ._common import expand_rows, pack, per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input1', 'input2')  # target: +-1 labels
+
+
 
 def cosine_embedding(input1, input2, target, margin: float = 0.0, reduction: str = "mean", grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.cosine_embedding`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

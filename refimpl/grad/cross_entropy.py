@@ -59,6 +59,10 @@ from .._common import as_f64, as_index, pairwise_sum
 from ..cross_entropy import _class_axis, neg_log_softmax_parts
 from ._common import pack, per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target', 'weight')  # target only when it is a probability target
+
+
 
 def cross_entropy(
     input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",

@@ -34,6 +34,10 @@ from .. import dice as _reference
 from .._common import as_f64, pairwise_sum
 from ._common import pack, per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target')
+
+
 
 def dice(
     input, target, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, squared_pred: bool = False,

@@ -54,6 +54,17 @@ from ._common import pack, per_term
 
 TINY = np.finfo(np.float64).smallest_subnormal
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('inputs', 'targets')  # targets only when soft: LABELS_WHEN_HARD
+
+#: targets that are labels when every entry is 0 or 1 (``refimpl.grad.LABELS_WHEN_HARD``): the contract
+#: (torchvision) extends the loss to soft targets, but other implementations extend it differently
+#: (kornia's t alpha (1-p)^gamma (-log p) + ..., MONAI's exp(gamma logsigmoid(-x (2t - 1)))): the same
+#: values on {0, 1}, different derivatives there.  A hard-label case has no contract derivative
+#: w.r.t. them; a soft one does.
+LABELS_WHEN_HARD = ("targets",)
+
+
 
 def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none", grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.focal` (torchvision ``sigmoid_focal_loss``).

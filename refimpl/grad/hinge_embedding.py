@@ -18,6 +18,10 @@ from .. import hinge_embedding as _reference
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input',)  # target: +-1 labels
+
+
 
 def hinge_embedding(input, target, margin: float = 1.0, reduction: str = "mean", grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.hinge_embedding`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

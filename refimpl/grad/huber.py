@@ -23,6 +23,10 @@ from ..huber import huber_terms
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target', 'weight')
+
+
 
 def huber(input, target, reduction: str = "mean", delta: float = 1.0, weight=None, grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.huber`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

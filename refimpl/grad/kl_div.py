@@ -26,6 +26,10 @@ from .. import kl_div as _reference
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target')
+
+
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False, grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.kl_div`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

@@ -28,6 +28,10 @@ from .. import mse as _reference
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target', 'weight')
+
+
 
 def mse(input, target, reduction: str = "mean", weight=None, grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.mse`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

@@ -20,6 +20,10 @@ from .. import smooth_l1 as _reference
 from .._common import as_f64, broadcast_pair
 from ._common import pack, per_term, sum_to_shape
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('input', 'target')
+
+
 
 def smooth_l1(input, target, reduction: str = "mean", beta: float = 1.0, grad_output=None) -> dict:
     """Gradient (VJP) of :func:`refimpl.smooth_l1`: what ``loss.backward(grad_output)`` leaves in ``.grad``.

@@ -36,6 +36,10 @@ from .._common import as_f64
 from ..triplet_margin import _shifted_difference, pairwise_distance
 from ._common import expand_rows, pack, pnorm_grad, per_term
 
+#: the differentiated arguments (positional in call order, then keyword): ``refimpl.grad.DIFFERENTIABLE``
+DIFFERENTIABLE = ('anchor', 'positive', 'negative')
+
+
 
 def triplet_margin(
     anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
