@@ -72,13 +72,13 @@ def __getattr__(name: str):
     torch): broadcast with :data:`WARNING`, broadcast silently, or refuse with a ``ValueError`` whose
     message contains the text given.  ``BROADCASTS``: the losses whose strategies draw broadcast pairs
     (:func:`broadcast_pair`).  Computed on first use: the units import this module."""
+    if name not in ("CONTRACT", "BROADCASTS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from .specs import SPECS
 
     if name == "CONTRACT":
         return {loss: spec.broadcast for loss, spec in SPECS.items() if spec.broadcast is not None}
-    if name == "BROADCASTS":
-        return tuple(loss for loss, spec in SPECS.items() if spec.broadcast in ("warns", "silent"))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return tuple(loss for loss, spec in SPECS.items() if spec.broadcast in ("warns", "silent"))
 
 #: the least share of a broadcasting loss's cases whose argument shapes differ, in every variant
 #: (tests/test_broadcast.py measures it on the default profile's draws).  :func:`broadcast_pair` keeps

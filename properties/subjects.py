@@ -87,6 +87,9 @@ class Subject:
     source:      what a reproduction calls, when not ``qualname`` (an adapter's translating function);
     case_deviations: recorded known deviations of this subject on a region of generated cases
                  (:class:`CaseDeviation`), where no fixed row can name them.
+    labels:      arguments it defines on a label set only and extends by a convention of its own (MONAI
+                 focal's targets: p_t for labels 0 and 1): its values are compared where they coincide
+                 with the contract's (``admits``), its derivatives w.r.t. them are not (``gradients``).
     declared:    the conventions and API limits a plug-in declares (``properties.conventions``,
                  :class:`~properties.conventions.Declared`): the checks compare against the reference
                  under them; a ``fixed:PARAM=VALUE`` makes VALUE the default the call leaves out, a
@@ -109,6 +112,7 @@ class Subject:
     source: str | None = None
     case_deviations: tuple = ()
     declared: tuple = ()
+    labels: tuple[str, ...] = ()
     _state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from torch.autograd.gradcheck import GradcheckError
 
+from properties.cases import Case
 from properties.formats import DTYPE_NAMES, FORMATS
 from properties.gradients import (
     AT_COINCIDENCE, FINITE_GRADIENT_ROWS, SUBGRADIENT_ROWS, GradientError, analytic, cotangents, terms_shape, autograd, check_gradient, differentiable,
@@ -206,12 +207,17 @@ def test_random_cotangent_catches_a_backward_that_mishandles_it(loss, dtype, how
     else:
         assume(upstream.size >= 2)
         upstream = np.where(np.arange(upstream.size).reshape(shape) % 2 == 0, 1.0, -1.0)
-    ref = analytic(spec, case.with_kwargs(reduction=reduction))
-    names = differentiable(spec, case)
-    normal = 2 ** 10 * FORMATS[dtype].tiny
-    assume(any(np.any((np.abs(ref[n]) > normal) & (ref[n + "__mag"] <= 4 * np.abs(ref[n]))) for n in names))
     if reduction != "none":
         upstream = float(upstream)
+    # where the gradient the mistake produces differs from the right one by a well-conditioned amount: a
+    # broadcast input sums its terms' cotangents, which the mistake may get right (averaged: 1 - 1 = 0 = 2 * 0)
+    sent = (np.ones(shape) if reduction == "none" else 1.0) if how == "ignored" else np.full(shape, np.mean(upstream))
+    at = case.with_kwargs(reduction=reduction)
+    right, wrong = analytic(spec, at, upstream), analytic(spec, at, sent)
+    names = differentiable(spec, case)
+    normal = 2 ** 10 * FORMATS[dtype].tiny
+    assume(any(np.any((np.abs(right[n] - wrong[n]) > normal)
+                      & (right[n + "__mag"] + wrong[n + "__mag"] <= 4 * np.abs(right[n] - wrong[n]))) for n in names))
     bad = mishandled_upstream(spec, how)
     check_gradient(spec, bad, case, dtype, "cpu", reduction, 1.0)  # ones: the mistake does not show
     with pytest.raises(GradientError):
@@ -273,3 +279,27 @@ def test_gradient_check_catches_a_detached_argument(loss, arg, data):
     check_gradient(spec, _base(spec), case, "float64", "cpu", reduction)
     with pytest.raises(GradientError, match=f"w.r.t. {arg}"):
         check_gradient(spec, detached(spec, arg), case, "float64", "cpu", reduction)
+
+
+# ---- a local derivative beyond the dtype's range: inf admitted there, and only there --------------
+
+def test_overflowing_local_derivative_admits_inf_there_only():
+    """A backward forms each term's local derivative before the cotangent scales it: where that
+    derivative is beyond the dtype's range (float16 bce_with_logits, x = -709, t = 0, pos_weight 100:
+    d/dt = 709 + 99 * 709 = 70900 > 65504) an inf is what a correct implementation returns, even for a
+    cotangent of 1/16 that makes the exact product (4431) representable.  An inf anywhere else is a finding."""
+    from properties.gradients import compare_gradients
+
+    spec = SPECS["bce_with_logits"]
+    case = Case({"input": np.array([[-709.0, -709.0]]), "target": np.array([[0.0, 0.0]])},
+                {"pos_weight": np.array([100.0, 1.0]), "reduction": "none"})
+    upstream = np.full((1, 2), 0.0625)
+    check_gradient(spec, builtin_subjects(spec)[0], case, "float16", "cpu", "none", upstream)  # torch: inf at (0, 0)
+    got = analytic(spec, case.rounded("float16"), upstream)
+    names = ["input", "target"]
+    grads = {n: got[n].copy() for n in names}
+    grads["target"][0, 0] = np.inf  # where the local derivative overflows: admitted
+    assert compare_gradients(spec, case.rounded("float16"), names, grads, "float16", upstream)[1] is None
+    grads["target"][0, 1] = np.inf  # pos_weight 1: d/dt = 709 - 0 * 709 = 709 fits -- a finding
+    diagnosis = compare_gradients(spec, case.rounded("float16"), names, grads, "float16", upstream)[1]
+    assert diagnosis and diagnosis.startswith("non-finite gradient w.r.t. target"), diagnosis

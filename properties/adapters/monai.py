@@ -28,7 +28,9 @@ ignore_index=None) as the focal contract (torchvision.ops.sigmoid_focal_loss sem
   ``t sigmoid(-x) + (1 - t) sigmoid(x)``: equal for hard targets t in {0, 1}, for t = 1/2 (both
   1/2) and whenever gamma = 0 (the factor is 1); other soft targets with gamma > 0 follow
   MONAI's own soft-target convention (its docstring defines p_t for labels 0 and 1 only) and
-  are not compared.
+  are not compared; nor are derivatives w.r.t. the targets (``Subject.labels``): at t = 1/2 the
+  values coincide but MONAI's extension has its own slope (d/dt -0.18 where torchvision's is -0.11,
+  float16, x = 4.09, gamma = 2).
 
 DiceLoss(sigmoid=False, softmax=False, other_act=None, to_onehot_y=False, jaccard=False,
 weight=None, soft_label=False, ignore_index=None) as the dice contract (which mirrors it):
@@ -137,13 +139,14 @@ def subjects(version: str) -> dict[str, list[Subject]]:
     focal_subject = Subject(
         "focal", "monai", FOCAL_QUALNAME, focal, origin="thirdparty", source=f"{__name__}.focal",
         case_deviations=FOCAL_CASE_DEVIATIONS, dtypes=FOCAL_DTYPES,
-        admits=_focal_admits, timeout=timeout_seconds(),
+        admits=_focal_admits, timeout=timeout_seconds(), labels=("targets",),
         conventions=f"MONAI {version}: alpha < 0 -> alpha=None; use_softmax=False; any shape -> (1, numel, 1) "
                     "(MONAI's 'sum' averages spatial dims first; 'none' reshaped back); float32 result cast back "
                     "to the input dtype",
         limits="MONAI's (1 - p_t)^gamma = exp(gamma logsigmoid(-x (2t - 1))) equals torchvision's only for targets "
                "in {0, 1/2, 1} or gamma = 0 (soft targets then within [1/4, 3/4]: its x - x t cancels near 0 and 1, "
-               "known deviation monai_focal_soft_target_cancellation); float64 not checked: FocalLoss computes in "
+               "known deviation monai_focal_soft_target_cancellation); no derivative w.r.t. targets (at t = 1/2 the values "
+               "coincide, MONAI's derivative follows its own extension); float64 not checked: FocalLoss computes in "
                "float32 (known deviation monai_focal_computes_in_float32)",
     )
     dice_subject = Subject(

@@ -1,6 +1,6 @@
 """Invariants: mathematical relations a loss satisfies, checked on every implementation.
 
-An :class:`Invariant` is declared once per loss (``properties/invariants/tables.py``) and run on
+An :class:`Invariant` is declared once per loss (``INVARIANTS`` in its unit, ``properties/specs/<loss>.py``) and run on
 every implementation under test (torch built-ins, the reference, mutants): its ``relation``
 evaluates the implementation on one or more cases (through an :class:`Evaluator`) and returns
 :class:`Claim` s -- ``lhs == rhs`` or ``lhs <= rhs`` -- which :func:`run_invariant` checks.

@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-SPECS = {}
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
-    _spec = importlib.import_module(f"{__name__}.{_module}").SPEC
-    if _spec.name != _module:
-        raise ImportError(f"properties/specs/{_module}.py defines the spec of {_spec.name!r}: a loss's module is named after it")
-    SPECS[_spec.name] = _spec
+#: loss name -> its unit (the module)
+UNITS = {m.name: importlib.import_module(f"{__name__}.{m.name}")
+         for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name) if not m.name.startswith("_")}
+for _name, _unit in UNITS.items():
+    if _unit.SPEC.name != _name:
+        raise ImportError(f"properties/specs/{_name}.py defines the spec of {_unit.SPEC.name!r}: a loss's unit is named after it")
+
+#: loss name -> its ``LossSpec``
+SPECS = {name: unit.SPEC for name, unit in UNITS.items()}

@@ -1,22 +1,33 @@
 """Binary cross-entropy on logits (``torch.nn.functional.binary_cross_entropy_with_logits``), reference
 ``refimpl.bce_with_logits``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 
 import refimpl
 from refimpl.bce_with_logits import softplus
 
-from .. import strategies as S
-from .. import tolerance as T
+from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
+from ..edge_cases.expect import value
+from ..edge_cases.tables import INF, LOGITS, T01, A, arg, bcel, rows
+from ..invariants.kinds import (
+    equal,
+    nonnegative,
+    with_kwargs_equal,
+)
+from ..invariants.tables import U64, inv, structure
 from ..spec import LossSpec
 from ._binary import bce_like, logits_cap
 
@@ -60,10 +71,123 @@ def scale_bce_with_logits(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast=("refuses", "Target size ({t}) must be the same as input size ({x})"),
-    gap=lambda args, kw: (args[0], (args[1] / (1 - args[1])).log()),
     name="bce_with_logits", reference=refimpl.bce_with_logits, arg_names=("input", "target"),
     torch_function="torch.nn.functional.binary_cross_entropy_with_logits", cases=_bcel_cases,
     variants=("plain", "weight", "pos_weight", "weight-pos_weight"), scale=scale_bce_with_logits, sigmoid_gradient=True, underflow=T.underflow_weighted,
     mirrors="weight, pos_weight (broadcast over the class dim); reduction; stable for any finite logit",
+    broadcast=("refuses", "Target size ({t}) must be the same as input size ({x})"),
+    gap=lambda args, kw: (args[0], (args[1] / (1 - args[1])).log()),
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "bce_with_logits",
+    ("saturated_logits", Case({"input": LOGITS, "target": T01}, {"reduction": "none"}),
+     value(lambda ctx: bcel(arg(ctx, "input"), T01), "[1e4, 0, 0, 1e4]"),
+     "softplus(+-1e4) without overflow (the log-sum-exp form)"),
+    ("infinite_logits", Case({"input": A([INF, INF, -INF, -INF]), "target": T01}, {"reduction": "none"}),
+     value(A([INF, 0.0, 0.0, INF]), "[inf, 0, 0, inf] (or NaN)", nan_ok=True),
+     "the limits of softplus; inf - inf has no finite-arithmetic value, NaN is also accepted"),
+    ("pos_weight_0", Case({"input": A([2.0, -3.0, 0.5]), "target": A([1.0, 0.0, 0.5])},
+                          {"reduction": "none", "pos_weight": A([0.0])}),
+     value(lambda ctx: bcel(arg(ctx, "input"), arg(ctx, "target"), 0.0), "[0, softplus(-3), 0.5 softplus(0.5)]"),
+     "pos_weight 0 removes the positive term"),
+    ("zero_dim", Case({"input": A(-2.0), "target": A(1.0)}, {"reduction": "none"}),
+     value(lambda ctx: bcel(arg(ctx, "input"), 1.0), "softplus(2)"), "a 0-d input is one term"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+@st.composite
+def _bcel_vs_bce_cases(draw, spec, fmt):
+    """The bce spec's cases with p clipped to [g, 1 − g], g = max(1e-12, eps of the dtype)."""
+    from ..specs import SPECS
+
+    variant = draw(st.sampled_from(("plain", "weight")))
+    case = draw(SPECS["bce"].cases(variant, fmt))
+    gap = max(1e-12, fmt.eps)  # p and 1 - p stay representable and nonzero in the dtype: finite logits
+    return Case({**case.args, "input": np.clip(case.args["input"], gap, 1 - gap)}, case.kwargs)
+
+
+def _bcel_vs_bce(ev, case, draw):
+    p = case.args["input"]
+    assume(np.all((p > np.exp(-100)) & (p < 1 - np.exp(-100))))  # BCE's -100 log clamp is not reached
+    log_p, log_1mp = np.log(p), np.log1p(-p)
+    x64 = log_p - log_1mp
+    x_d = Case({"input": x64}).rounded(ev.dtype).args["input"]
+    assume(np.all(np.isfinite(x_d)))
+    # |x_d − logit p| <= |x_d − x64| + float64 error of x64 (two logs 2u each, the difference u)
+    delta = np.abs(x_d - x64) + U64 * (2 * (np.abs(log_p) + np.abs(log_1mp)) + np.abs(x64))
+    w = case.kwargs.get("weight", 1.0)
+    return {"bce": case, "bcel": Case({"input": x_d, "target": case.args["target"]}, case.kwargs),
+            "slack": np.abs(w) * delta}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("bce_with_logits", "nonnegative", "w (softplus(−x)·pw·t + softplus(x)·(1−t)) ≥ 0", "t ∈ [0, 1], w, pw ≥ 0",
+         nonnegative()),
+    *structure("bce_with_logits"),
+    inv("bce_with_logits", "pos_weight_of_ones", "bcel(x, t, pos_weight=1) = bcel(x, t)", "all reductions",
+         with_kwargs_equal(lambda c: {"pos_weight": np.ones(c.args["input"].shape[-1:])},
+                           "pos_weight of ones == no pos_weight", reductions=("none", "mean", "sum")),
+         variants=("plain", "weight")),
+    inv("bce_with_logits", "weight_of_ones", "bcel(x, t, weight=1) = bcel(x, t)", "all reductions",
+         with_kwargs_equal(lambda c: {"weight": np.ones(c.args["input"].shape[-1:])}, "weight of ones == no weight",
+                           reductions=("none", "mean", "sum")), variants=("plain", "pos_weight")),
+    inv("bce_with_logits", "equals_bce_of_sigmoid", "bcel(logit p, t) = bce(p, t)",
+         "p ∈ (e^−100, 1 − e^−100) (BCE's −100 log clamp not reached), no pos_weight; logit p rounded to the "
+         "dtype: slack w|δ| (|∂bcel/∂x| = w|σ(x) − t| ≤ w)",
+         equal(lambda ev, c: ev(c["bcel"], "none", label="bce_with_logits(logit p, t)"),
+               lambda ev, c: ev(c["bce"], "none", loss="bce", label="bce(p, t)"),
+               "bce_with_logits(logit p) == bce(p), every term", prepare=_bcel_vs_bce, slack=lambda ev, c: c["slack"]),
+         cases=_bcel_vs_bce_cases),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.X, "target": BI.T01})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("bce_with_logits", "shape_mismatch", BI.arg("target", lambda t: t[:, :2]), ValueError, "shape"),
+    BI.BadInput("bce_with_logits", "target_broadcastable", BI.arg("target", lambda t: t[:1]), ValueError, "shape",
+             torch_message=BI.broadcast_refusal(SPEC.broadcast, (1, 3), (2, 3))),
+    BI.BadInput("bce_with_logits", "input_broadcastable", BI.arg("input", lambda x: x[:, :1]), ValueError, "shape",
+             torch_message=BI.broadcast_refusal(SPEC.broadcast, (2, 3), (2, 1))),
+    BI.BadInput("bce_with_logits", "pos_weight_not_broadcastable", BI.kw(pos_weight=np.ones(4)), RuntimeError, "broadcast"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """Smooth everywhere: every drawn case is a smooth point."""
+    return case
+
+
+#: no coincident inputs at which the loss is differentiable and the smooth points do not go
+at_coincidence = None
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {"weight": G.Refusal("bce_with_logits_weights_not_differentiable"),
+           "pos_weight": G.Refusal("bce_with_logits_weights_not_differentiable")}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("bce_with_logits", "saturated_logits", G.fixed_case({"input": [1e4, -1e4, 1e4, -1e4], "target": [0., 0., 1., 1.]}),
+                ("input", "target"), "sigmoid(x) - t in [-1, 1]; d/dt = -x"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,10 +1,13 @@
 """Euclidean pairwise contrastive loss (Hadsell et al. 2006; no torch built-in), reference ``refimpl.contrastive``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
-
 
 import numpy as np
 from hypothesis import strategies as st
@@ -12,10 +15,18 @@ from hypothesis import strategies as st
 import refimpl
 from refimpl._distance import pnorm_rows
 
-from .. import strategies as S
-from .. import tolerance as T
+from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
+from ..edge_cases.expect import exactly
+from ..edge_cases.tables import W3, Z3, A, pair_case, rows
 from ..formats import FLOAT64, FloatFormat, log2_ceil
+from ..invariants.kinds import (
+    monotone_in,
+    nonnegative,
+    symmetric,
+    zero_at,
+)
+from ..invariants.tables import inv, structure
 from ..spec import LossSpec
 from ._pairs import pair_cases
 
@@ -59,3 +70,85 @@ SPEC = LossSpec(
     label_args=("target",),
     mirrors="Hadsell et al. 2006: margin; targets +-1 (1 = similar); (N,D) and (D,); reduction",
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "contrastive",
+    ("identical_similar", pair_case(W3, W3, [1.0]), exactly([0.0], "0"), "d = 0: 0.5 d^2 = 0"),
+    ("identical_dissimilar", pair_case(W3, W3, [-1.0], margin=2.0), exactly([2.0], "0.5 margin^2"),
+     "d = 0 < margin: 0.5 (margin - 0)^2"),
+    ("zero_vectors", pair_case(Z3, Z3, [-1.0], margin=1.0), exactly([0.5], "0.5"), "d(0, 0) = 0"),
+    ("beyond_margin", pair_case(Z3, W3, [-1.0], margin=3.0), exactly([0.0], "0"), "d = 3 = margin: max(0, 0)^2 = 0"),
+    ("no_batch_dim", Case({"input1": Z3[0], "input2": W3[0], "target": A(1.0)}, {"reduction": "none"}),
+     exactly(4.5, "0.5 * 9"), "(D,) inputs with a 0-d target are one pair"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _similar_identical(ev, case, draw):
+    y = np.ones_like(case.args["target"])
+    return Case({"input1": case.args["input1"], "input2": case.args["input1"], "target": y}, case.kwargs)
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("contrastive", "nonnegative", "½ d² ≥ 0, ½ max(0, m − d)² ≥ 0", "always", nonnegative()),
+    inv("contrastive", "zero_at_optimum", "contrastive(a, a, y=1) = 0", "identical similar pairs (y = 1)",
+         zero_at(_similar_identical)),
+    inv("contrastive", "symmetric", "loss(a, b, y) = loss(b, a, y)", "always", symmetric("input1", "input2")),
+    *structure("contrastive"),
+    inv("contrastive", "nondecreasing_in_margin", "m ≤ m' ⇒ loss_m ≤ loss_m'",
+         "any margin: max(0, m − d)² is non-decreasing in m (y = 1 terms independent)",
+         monotone_in("margin", lambda m: st.floats(m, 4 * m + 1.0))),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input1": BI.X, "input2": BI.X[::-1], "target": BI.PM}, {"margin": 1.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("contrastive", "target_not_pm1", BI.arg("target", np.zeros_like), Exception, "1 or -1"),
+    BI.BadInput("contrastive", "feature_dim_mismatch", BI.arg("input2", lambda b: b[:, :2]), Exception, "(N, D)"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    a = case.args["input1"]
+    b = a + G.push(case.args["input2"] - a, 0.0, np.maximum(1.0, np.abs(a)))
+    c = Case({**case.args, "input2": b}, case.kwargs)
+    d = np.sqrt(np.sum((a - b) ** 2, -1))
+    return G.margin_off(c, d, case.args["target"] == -1)
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+at_coincidence = G.similar_pair
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("contrastive", "coincident_pairs",
+                G.fixed_case({"input1": [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]], "input2": [[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]],
+                    "target": [1.0, -1.0]}, margin=1.0), ("input1", "input2"),
+                "a = b: the similar term 0.5 d^2 has gradient 0; the dissimilar one has no gradient at d = 0 (the "
+                "direction (a - b) / d is undefined), torch's norm backward gives 0 -- finite, not 0 * inf"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,21 +1,39 @@
 """Cosine embedding loss (``torch.nn.functional.cosine_embedding_loss``), reference ``refimpl.cosine_embedding``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 
 import refimpl
+from refimpl.cosine_embedding import EPSILON as COSINE_EPS  # float32(1e-12), torch's
 
-from .. import strategies as S
-from .. import tolerance as T
+from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
+from ..edge_cases.expect import exactly, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import TORCH_F, W3, Z3, A, arg, pair_case, rows
 from ..formats import log2_ceil
+from ..invariants.core import exact_or_reject
+from ..invariants.kinds import (
+    equal,
+    in_range,
+    monotone_in,
+    power_of_two,
+    scaled,
+    symmetric,
+)
+from ..invariants.tables import inv, structure
 from ..spec import LossSpec
 from ._pairs import cosine_admits, pair_cases
 
@@ -48,3 +66,144 @@ SPEC = LossSpec(
     label_args=("target",),
     mirrors="margin in [-1, 1]; targets +-1; torch's EPS = 1e-12 for zero vectors; (N,D) and (D,); reduction",
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+def _cosine(ctx, y_sign: float, margin: float = 0.0):
+    """1 - cos (y = 1) or max(0, cos - margin) (y = -1), with torch's EPS in the squared norms:
+    cos = a.b / sqrt((|a|^2 + EPS)(|b|^2 + EPS))."""
+    a, b = arg(ctx, "input1"), arg(ctx, "input2")
+    cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + COSINE_EPS) * (np.sum(b * b, -1) + COSINE_EPS))
+    return 1 - cos if y_sign > 0 else np.maximum(cos - margin, 0.0)
+
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "cosine_embedding",
+    ("zero_vector", pair_case(Z3, W3, [1.0]), value(A([1.0]), "1"),
+     "cos = 0 for a zero vector (torch's EPS = 1e-12 in the norms): 1 - 0",
+     {"known_failures": (KnownFailure("cosine_embedding_zero_vector_low_precision",
+                                      TORCH_F + "cosine_embedding_loss", ("float16",)),)}),
+    ("both_zero-dissimilar", pair_case(Z3, Z3, [-1.0], margin=0.0), exactly([0.0], "0"), "max(0, 0 - 0) = 0",
+     {"known_failures": (KnownFailure("cosine_embedding_zero_vector_low_precision",
+                                      TORCH_F + "cosine_embedding_loss", ("float16",)),)}),
+    ("parallel", pair_case(W3, 2 * W3, [1.0]), value(lambda ctx: _cosine(ctx, 1), "~0"),
+     "cos = 1 (less EPS 1e-12 relative): 1 - cos ~ 0"),
+    ("anti_parallel", pair_case(W3, -2 * W3, [1.0]), value(lambda ctx: _cosine(ctx, 1), "~2"), "cos = -1: 1 - (-1) = 2"),
+    ("parallel-dissimilar", pair_case(W3, W3, [-1.0], margin=0.5), value(lambda ctx: _cosine(ctx, -1, 0.5), "~0.5"),
+     "max(0, cos - margin) with cos = 1"),
+    ("margin_1", pair_case(W3, W3 * A([1.0, -1.0, 1.0]), [-1.0], margin=1.0), exactly([0.0], "0"),
+     "max(0, cos - 1) = 0: margin 1 never penalises"),
+    ("margin_-1", pair_case(W3, -W3, [-1.0], margin=-1.0), value(lambda ctx: _cosine(ctx, -1, -1.0), "~0"),
+     "max(0, cos + 1) ~ 0 at cos = -1"),
+    ("no_batch_dim", Case({"input1": W3[0], "input2": 2 * W3[0], "target": A(1.0)}, {"reduction": "none"}),
+     value(lambda ctx: _cosine(ctx, 1), "~0"), "(D,) inputs with a 0-d target are one pair"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _cos_hi(case):
+    y = case.args["target"]
+    m = Fraction(float(case.kwargs["margin"]))
+    out = np.empty(y.shape, dtype=object)
+    for i, v in enumerate(np.asarray(y).flat):
+        out.flat[i] = Fraction(2) if v == 1 else max(Fraction(0), 1 - m)
+    return out
+
+
+def _cos_scale(ev, case, draw):
+    k = power_of_two(draw, -8, 8)
+    moved = exact_or_reject(ev, scaled(case, ("input1",), k))
+    # stay in the strategy's magnitude domain: torch forms |a|² |b|² in the dtype (overflow beyond it,
+    # a documented limit of torch's formula, not of the invariant)
+    cap = ev.fmt.headroom_cap(power=4, count=4 * case.args["input1"].shape[-1])
+    assume(np.all(np.abs(moved.args["input1"]) <= cap))
+    a = case.args["input1"]
+    norm2 = np.minimum(np.sum(a * a, axis=-1), np.sum(a * a, axis=-1) * 4.0**k)  # the smaller of |a|², |2^k a|²
+    # EPS = 1e-12 under the square root: cos_eps = cos · (1 + EPS/|a|²)^(−1/2) (1 + EPS/|b|²)^(−1/2); scaling a
+    # changes the first factor by at most EPS/(2 min(|a|², |2^k a|²)), and every term is 1-Lipschitz in cos
+    slack = np.where(norm2 > 0, 1e-12 / (2 * np.where(norm2 > 0, norm2, 1.0)), 0.0)
+    return {"case": case, "moved": moved, "slack": slack}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("cosine_embedding", "range", "y=1: 1 − cos ∈ [0, 2]; y=−1: max(0, cos − m) ∈ [0, max(0, 1 − m)]",
+         "always (|cos| ≤ 1; torch's EPS only shrinks |cos|)", in_range(lambda c: 0.0, _cos_hi)),
+    inv("cosine_embedding", "symmetric", "loss(a, b, y) = loss(b, a, y)", "always",
+         symmetric("input1", "input2")),
+    *structure("cosine_embedding"),
+    inv("cosine_embedding", "nonincreasing_in_margin", "m ≤ m' ⇒ loss_m' ≤ loss_m",
+         "margin ∈ [−1, 1]: y = −1 terms max(0, cos − m) are NON-INCREASING in m (y = 1 terms independent)",
+         monotone_in("margin", lambda m: st.floats(m, 1.0), increasing=False)),
+    inv("cosine_embedding", "scale_invariance", "loss(2^k a, b) = loss(a, b)",
+         "k ≠ 0, 2^k a inside the strategy's magnitude range (torch forms |a|²|b|², which overflows beyond it); with torch's EPS = 1e-12 the slack EPS/(2 min(|a|², |2^k a|²)) (exact for the EPS-free cosine)",
+         equal(lambda ev, c: ev(c["moved"], "none", label="cosine(2^k a, b)"),
+               lambda ev, c: ev(c["case"], "none", label="cosine(a, b)"), "scaled == original, every term",
+               prepare=_cos_scale, slack=lambda ev, c: c["slack"])),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input1": BI.X, "input2": BI.X[::-1], "target": BI.PM}, {"margin": 0.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("cosine_embedding", "target_shape", BI.arg("target", lambda t: np.ones(3)), RuntimeError, "target"),
+    BI.BadInput("cosine_embedding", "feature_dim_mismatch", BI.arg("input2", lambda b: b[:, :2]), RuntimeError, "(N, D)"),
+    BI.BadInput("cosine_embedding", "rank_3", lambda c: Case({k: v[None] if k != "target" else v for k, v in c.args.items()},
+                                                          c.kwargs), RuntimeError, "(N, D)"),
+    BI.BadInput("cosine_embedding", "target_not_pm1", BI.arg("target", np.zeros_like), message="1 or -1",
+             **BI.accepts("embedding_targets_not_validated", "cosine_embedding_loss")),
+    BI.BadInput("cosine_embedding", "margin_above_1", BI.kw(margin=1.5), message="margin",
+             **BI.accepts("cosine_margin_not_validated", "cosine_embedding_loss")),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """The hinge max(0, cos - margin) off its kink for every y = -1 row: the nearest margin in
+    [-1, 1] (steps of 4 G.KINK_GAP) at least G.KINK_GAP from every such cosine."""
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
+    m = case.kwargs["margin"]
+    candidates = [m + k * 4 * G.KINK_GAP for k in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5)]
+    for c in candidates:
+        if -1.0 <= c <= 1.0 and not np.any((y == -1) & (np.abs(cos - c) < G.KINK_GAP)):
+            return case.with_kwargs(margin=c)
+    assume(False)  # cosines spread over every candidate: not a smooth point (rare)
+    return case
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+at_coincidence = G.similar_pair
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("cosine_embedding", "zero_vector", G.fixed_case({"input1": [[0.0, 0.0, 0.0]], "input2": [[1.0, 2.0, 3.0]],
+                                                        "target": [1.0]}), ("input1", "input2"),
+                "EPS in the norms keeps 1/|a| finite (huge: ~1/sqrt(EPS))",
+                (KnownFailure("cosine_embedding_zero_vector_low_precision", "torch.nn.functional." + "cosine_embedding_loss",
+                              ("float16",)),)),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = [
+    G.SubgradientRow("cosine_embedding", "at_margin",
+                   G.fixed_case({"input1": [[1.0, 0.0]], "input2": [[0.0, 1.0]], "target": [-1.0]}, margin=0.0), "input1",
+                   G.shift_kwarg("margin"), "max(0, cos - margin) at cos = margin: lambda * d cos"),
+]

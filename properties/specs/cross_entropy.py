@@ -1,24 +1,42 @@
 """Cross-entropy (``torch.nn.functional.cross_entropy``), reference ``refimpl.cross_entropy``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from itertools import combinations
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
+from scipy.special import logsumexp, xlogy
 
 import refimpl
 from refimpl.cross_entropy import neg_log_softmax_parts
 
-from .. import strategies as S
+from .. import bad_inputs as BI, gradients as G, strategies as S
+from ..agreement import bound_for
 from ..cases import Case
+from ..edge_cases.expect import exactly, nan, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import INF, KERAS_CE, TORCH_F, A, arg, rows
 from ..formats import log2_ceil
+from ..invariants.core import Claim, Q, exact_or_reject
+from ..invariants.kinds import (
+    equal,
+    lattice,
+    nonnegative,
+    two_adic_exponent,
+    with_kwargs_equal,
+)
+from ..invariants.tables import U64, inv, structure
 from ..spec import LossSpec
-
 
 MAX_BATCH, MAX_CLASSES = 6, 6
 
@@ -179,11 +197,310 @@ def scale_cross_entropy(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    gap=lambda args, kw: None,  # logits and class probabilities are not a pair the formula subtracts
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
     torch_function="torch.nn.functional.cross_entropy", cases=_ce_cases, variants=CE_VARIANTS,
     scale=scale_cross_entropy, denominator=_ce_denominator,
     event_dims=1, without={"ignore_index": _without_ignore_index}, shape_kind=ce_shape_kind, sum_length=_ce_terms,
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
+    gap=lambda args, kw: None,  # logits and class probabilities are not a pair the formula subtracts
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+X3 = A([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+
+
+def _ce_index(x, t):
+    """-log softmax(x)[t] = logsumexp(x) - x_t, row by row (class dim 1)."""
+    return logsumexp(x, axis=1) - np.take_along_axis(x, t[:, None], 1)[:, 0]
+
+
+def _ce_case(x, t, **kw):
+    return Case({"input": A(x, dtype=float), "target": A(t)}, {"reduction": "none", **kw})
+
+
+def _ce_finite_classes_tol(ctx, want):
+    """The model's bound for the same rows with the -inf logit's class removed (an infinite
+    input makes the budget infinite; a masked class contributes nothing to the value)."""
+    x = arg(ctx, "input")
+    keep = ~np.any(np.isneginf(x), axis=0)
+    t = arg(ctx, "target")
+    case = Case({"input": x[:, keep], "target": (t[:, keep] if t.dtype.kind == "f" else t - np.cumsum(~keep)[t])},
+                ctx.case.kwargs)
+    return bound_for(ctx.spec, ctx.fmt, case, ctx.reduction, want)
+
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "cross_entropy",
+    ("all_ignored-none", _ce_case(X3, [-100, -100]), exactly([0.0, 0.0], "zeros"),
+     "an ignored target contributes 0"),
+    ("all_ignored-mean", _ce_case(X3, [-100, -100], reduction="mean"), nan(),
+     "weighted mean over no non-ignored target is 0/0 (pytorch#116349: expected behaviour)"),
+    ("all_ignored-sum", _ce_case(X3, [-100, -100], reduction="sum"), exactly(0.0, "0"), "an empty sum is 0"),
+    ("all_ignored-label_smoothing-mean", _ce_case(X3, [-100, -100], reduction="mean", label_smoothing=0.25), nan(),
+     "ignored targets are excluded from the smoothing term too (pytorch#73205); 0/0"),
+    ("ignore_index_in_range", _ce_case(X3, [1, 2], ignore_index=2),
+     value(lambda ctx: [_ce_index(arg(ctx, "input"), A([1, 2]))[0], 0.0], "[-log p_1, 0]"),
+     "a target equal to ignore_index (a valid class here) is ignored"),
+    ("ignore_index_out_of_range", _ce_case(X3, [7, 0], ignore_index=7),
+     value(lambda ctx: [0.0, _ce_index(arg(ctx, "input"), A([0, 0]))[1]], "[0, -log p_0]"),
+     "ignore_index need not be a class; matching targets are ignored"),
+    ("one_class", _ce_case([[0.5], [-1.5]], [0, 0]), exactly([0.0, 0.0], "zeros"),
+     "with C = 1, softmax is 1 and -log 1 = 0"),
+    ("one_class-label_smoothing_1", _ce_case([[0.5], [-1.5]], [0, 0], label_smoothing=1.0),
+     exactly([0.0, 0.0], "zeros"), "the uniform distribution over one class is that class"),
+    ("label_smoothing_0", _ce_case(X3, [2, 0], label_smoothing=0.0),
+     value(lambda ctx: _ce_index(arg(ctx, "input"), A([2, 0])), "logsumexp(x) - x_t"),
+     "no smoothing: plain cross-entropy"),
+    ("label_smoothing_1", _ce_case(X3, [2, 0], label_smoothing=1.0),
+     value(lambda ctx: logsumexp(arg(ctx, "input"), axis=1) - arg(ctx, "input").mean(axis=1),
+           "logsumexp(x) - mean(x)"),
+     "full smoothing: cross-entropy against the uniform distribution, whatever the target"),
+    ("one_hot_probability_targets", _ce_case(X3, [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
+     value(lambda ctx: _ce_index(arg(ctx, "input"), A([2, 0])), "the index-target loss"),
+     "a one-hot distribution is its class index (no weight: see pytorch#107680 for weighted means)"),
+    ("saturated_logits-right", _ce_case([[1e4, 0.0, 0.0], [0.0, -1e4, 0.0]], [0, 0]),
+     value(lambda ctx: _ce_index(arg(ctx, "input"), A([0, 0])), "[~0, log 2]"),
+     "exp(-1e4) underflows; the loss of a confident right prediction is ~0, stably"),
+    ("saturated_logits-wrong", _ce_case([[0.0, 1e4, 0.0], [-1e4, 0.0, 0.0]], [0, 0]),
+     value(lambda ctx: _ce_index(arg(ctx, "input"), A([0, 0])), "[1e4, 1e4 + log 2]"),
+     "no overflow: logsumexp is shifted by the maximum"),
+    ("inf_logit-target_class", _ce_case([[INF, 0.0, 0.0]], [0]), value(0.0 * np.ones(1), "0 (or NaN)", nan_ok=True),
+     "the limit is 0; inf - inf has no value in finite arithmetic, so NaN is also accepted"),
+    ("inf_logit-other_class", _ce_case([[0.0, INF, 0.0]], [0]), value(A([INF]), "inf (or NaN)", nan_ok=True),
+     "the limit is +inf (probability 0 for the target); NaN is also accepted"),
+    ("neg_inf_logit-target_class", _ce_case([[-INF, 0.0, 0.0]], [0]), exactly([INF], "inf"),
+     "a masked target class has probability 0: -log 0 = inf"),
+    ("neg_inf_logit-other_class", _ce_case([[0.5, -INF, 2.0]], [0]),
+     value(lambda ctx: _ce_index(arg(ctx, "input")[:, [0, 2]], A([0])), "logsumexp over the finite classes - x_t",
+           tol=_ce_finite_classes_tol),
+     "a masked class (logit -inf) has probability 0 and drops out of the softmax"),
+    ("neg_inf_logit-probability_target_zero", _ce_case([[0.5, -INF, 2.0]], [[0.25, 0.0, 0.75]]),
+     value(lambda ctx: (lambda x: (0.25 * _ce_index(x, A([0])) + 0.75 * _ce_index(x, A([1]))))(
+         arg(ctx, "input")[:, [0, 2]]), "the loss over the finite classes", tol=_ce_finite_classes_tol),
+     "q = 0 on a masked class: 0 * log 0 = 0 (the xlogy convention)",
+     {"known_failures": (KnownFailure("cross_entropy_masked_logit_probability_target", TORCH_F + "cross_entropy"),
+                         KnownFailure("keras_cross_entropy_masked_logit_probability_target", KERAS_CE))}),
+    ("k_dimensional", Case({"input": np.arange(24, dtype=float).reshape(2, 3, 2, 2) / 8 - 1.5,
+                            "target": A([[[0, 1], [2, 0]], [[1, 1], [2, 2]]])}, {"reduction": "none"}),
+     value(lambda ctx: _ce_index(np.moveaxis(arg(ctx, "input"), 1, -1).reshape(-1, 3),
+                                 arg(ctx, "target").reshape(-1)).reshape(2, 2, 2), "per-position -log p_t"),
+     "(N, C, d1, d2): the class dim is 1, the loss is per position"),
+    ("no_batch_dim", Case({"input": A([0.5, -1.0, 2.0]), "target": A(2)}, {"reduction": "none"}),
+     value(lambda ctx: _ce_index(arg(ctx, "input")[None], A([2]))[0], "a 0-d loss"),
+     "a (C,) input with a 0-d target is one sample"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _ce_axis(x):
+    return 0 if x.ndim == 1 else 1
+
+
+@st.composite
+def _ce_lattice_cases(draw, spec, fmt):
+    """The loss's own cases (every variant) with logits on a lattice k 2^e: a per-sample shift by a
+    multiple of 2^e is exact."""
+    variant = draw(st.sampled_from(spec.variants))
+    case = draw(spec.cases(variant, fmt))
+    x = case.args["input"]
+    n_classes = x.shape[_ce_axis(x)]
+    cap = min(1e30, fmt.headroom_cap(count=4 * n_classes * max(1, x.size // n_classes)))
+    return Case({**case.args, "input": draw(lattice(x.shape, fmt, cap))}, case.kwargs)
+
+
+def _ce_shift(ev, case, draw):
+    x = case.args["input"]
+    axis = _ce_axis(x)
+    e = two_adic_exponent(x)
+    e = -4 if e is None else e
+    k_max = 2 ** (ev.fmt.precision - 2)
+    sample_shape = x.shape[:axis] + (1,) + x.shape[axis + 1:]
+    c = draw(S.long_array(int(np.prod(sample_shape)), st.integers(-k_max, k_max)), "shift multiples").astype(np.float64)
+    shift = c.reshape(sample_shape) * 2.0 ** e
+    return {"case": case, "shifted": exact_or_reject(ev, Case({**case.args, "input": x + shift}, case.kwargs))}
+
+
+@st.composite
+def _ce_optimum_cases(draw, spec, fmt):
+    """Positive probability rows q (entries ≥ 16 · tiny of the format) and logits log q rounded later."""
+    n_classes = draw(st.integers(1, 6))
+    shape = (n_classes,) if draw(st.booleans()) else (draw(st.integers(1, 6)), n_classes)
+    axis = _ce_axis(np.empty(shape))
+    raw = draw(S.array(shape, S.log_uniform(max(1e-12, 16 * fmt.tiny), 1.0)))
+    q = raw / raw.sum(axis=axis, keepdims=True)
+    return Case({"input": np.zeros(shape), "target": q})
+
+
+def _ce_at_optimum(ev, case, draw):
+    q = case.args["target"]
+    assume(np.all(q > 0))
+    logq = np.log(q)
+    x_d = Case({"input": logq}).rounded(ev.dtype).args["input"]
+    assume(np.all(np.isfinite(x_d)))
+    return {"case": Case({"input": x_d, "target": q}), "logq": logq, "x": x_d}
+
+
+def _ce_entropy_side(ev, c):
+    """-Σ q log q + s log s per sample (s = Σ q; = H(q) when s = 1), with the model's float64 bound."""
+    q = c["case"].args["target"]
+    axis = _ce_axis(q)
+    terms = -xlogy(q, q)
+    s = np.sum(q, axis=axis)
+    value = np.sum(terms, axis=axis) + xlogy(s, s)
+    n = q.shape[axis]
+    # float64 evaluation: each -q log q 3 roundings, the sum depth ceil(log2 C), s log s: s's sum and the log
+    budget = np.sum(3 * np.abs(terms) + log2_ceil(n) * np.abs(terms), axis=axis) + (log2_ceil(n) + 3) * s
+    return Q.closed_form(value, 2 * U64 * budget + U64 * np.abs(value), "-Σ q log q + s log s")
+
+
+def _ce_optimum_slack(ev, c):
+    """|CE(x + δ, q) − CE(x, q)| ≤ 2 s max_c |δ_c| (the gradient s·softmax − q has L1 norm ≤ 2s)."""
+    q = c["case"].args["target"]
+    axis = _ce_axis(q)
+    delta = np.abs(c["x"] - c["logq"]) + 2 * U64 * np.abs(c["logq"])
+    return 2 * np.sum(q, axis=axis) * np.max(delta, axis=axis)
+
+
+def _one_hot(case: Case) -> Case:
+    x, t = case.args["input"], case.args["target"]
+    axis = _ce_axis(x)
+    n_classes = x.shape[axis]
+    oh = np.moveaxis(np.eye(n_classes)[t], -1, axis)
+    return Case({"input": x, "target": oh}, case.kwargs)
+
+
+def _ce_one_hot_reductions(case):
+    return ("none", "sum") if "weight" in case.kwargs else ("none", "mean")
+
+
+def _ce_one_hot(ev, case, draw):
+    oh = _one_hot(case)
+    return [Claim("==", ev(oh, r, label=f"cross_entropy(x, one_hot(t), {r})"),
+                  ev(case, r, label=f"cross_entropy(x, t, {r})"), f"one-hot probability targets == index targets ({r})")
+            for r in _ce_one_hot_reductions(case)]
+
+
+def _ce_smoothing_mixture(ev, case, draw):
+    """CE_ε(x, t) = (1−ε) CE(x, onehot t) + (ε/C) CE(x, 1): CE is linear in a probability target."""
+    eps = Fraction(float(case.kwargs["label_smoothing"]))
+    x = case.args["input"]
+    n_classes = x.shape[_ce_axis(x)]
+    plain = {k: v for k, v in case.kwargs.items() if k != "label_smoothing"}
+    oh = Case(_one_hot(case).args, plain)
+    ones = Case({"input": x, "target": np.ones_like(x)}, plain)
+    claims = []
+    for r in ("none", "mean"):
+        lhs = ev(case, r, label=f"cross_entropy(x, t, label_smoothing=ε, {r})")
+        rhs = ev(oh, r, label="CE(x, one_hot(t))").scale(1 - eps, "(1−ε) CE(x, one_hot t)") + \
+            ev(ones, r, label="CE(x, ones)").scale(eps / n_classes, "(ε/C) CE(x, ones)")
+        claims.append(Claim("==", lhs, rhs, f"label smoothing == mixture with the uniform distribution ({r})"))
+    return claims
+
+
+# Known deviation NOT tested as an invariant: one-hot probability targets equal index targets only without a
+# weight under reduction='mean' -- with a weight, index targets divide by the sum of the targets' weights and
+# probability targets by N (cross_entropy_one_hot_vs_index_weighted_mean, pytorch#107680); one_hot_vs_index
+# covers the weighted case under 'none' and 'sum' only.
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("cross_entropy", "nonnegative", "−Σ_c q_c log softmax(x)_c ≥ 0 (index: −w_t log p_t)",
+         "targets and weights ≥ 0", nonnegative()),
+    *structure("cross_entropy", what="every variant (mean: non-empty denominator); the batch relations on "
+                "cases with a batch axis"),
+    inv("cross_entropy", "shift_invariance", "CE(x + c·1, t) = CE(x, t) for a per-sample constant c",
+         "any target kind, weight, ignore_index, label_smoothing; x and x + c exact (logits on a lattice k·2^e)",
+         equal(lambda ev, c: ev(c["shifted"], "none", label="CE(x + c)"),
+               lambda ev, c: ev(c["case"], "none", label="CE(x)"), "CE(x + c) == CE(x), every sample",
+               prepare=_ce_shift), cases=_ce_lattice_cases),
+    inv("cross_entropy", "entropy_at_optimum", "CE(log q, q) = −Σ q log q + s log s (= H(q) when s = Σq = 1)",
+         "probability targets q > 0, no weight, no smoothing; logits log q rounded to the dtype: slack "
+         "2 s max|δ| (CE's gradient s·softmax − q has L1 norm ≤ 2s)",
+         equal(lambda ev, c: ev(c["case"], "none", label="CE(log q, q)"), _ce_entropy_side,
+               "CE(log q, q) == H(q) + s log s, every sample", prepare=_ce_at_optimum, slack=_ce_optimum_slack),
+         cases=_ce_optimum_cases),
+    inv("cross_entropy", "one_hot_equals_index", "CE(x, one_hot(t)) = CE(x, t)",
+         "no weight: reductions none and mean; with weight: none and sum only (weighted mean differs: known "
+         "deviation cross_entropy_one_hot_vs_index_weighted_mean, pytorch#107680); label smoothing either way; "
+         "no ignore_index", _ce_one_hot, variants=("index", "weight", "label_smoothing", "weight-label_smoothing")),
+    inv("cross_entropy", "label_smoothing_mixture",
+         "CE_ε(x, t) = CE(x, (1−ε) one_hot(t) + ε/C) = (1−ε) CE(x, one_hot t) + (ε/C) CE(x, 1)",
+         "index targets, no weight, no ignore_index; reductions none and mean", _ce_smoothing_mixture,
+         variants=("label_smoothing",)),
+    inv("cross_entropy", "weight_of_ones", "CE(x, t, weight=1) = CE(x, t)", "every target kind, all reductions",
+         with_kwargs_equal(lambda c: {"weight": np.ones(c.args["input"].shape[_ce_axis(c.args["input"])])},
+                           "weight of ones == no weight", reductions=("none", "mean", "sum")),
+         variants=("index", "ignore_index", "label_smoothing", "ignore_index-label_smoothing", "prob",
+                   "prob-label_smoothing")),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.X, "target": np.array([2, 0])})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("cross_entropy", "target_class_out_of_range", BI.arg("target", lambda t: np.array([3, 0])), IndexError,
+             "out of bounds"),
+    BI.BadInput("cross_entropy", "target_class_negative", BI.arg("target", lambda t: np.array([-1, 0])), IndexError,
+             "out of bounds"),
+    BI.BadInput("cross_entropy", "target_batch_mismatch", BI.arg("target", lambda t: t[:1]), ValueError, "shape"),
+    BI.BadInput("cross_entropy", "float_target_of_index_shape", BI.arg("target", lambda t: t.astype(float)),
+             RuntimeError, "shape"),
+    BI.BadInput("cross_entropy", "weight_wrong_size", BI.kw(weight=np.ones(4)), RuntimeError, "weight"),
+    BI.BadInput("cross_entropy", "label_smoothing_above_1", BI.kw(label_smoothing=1.5), RuntimeError, "label_smoothing"),
+    BI.BadInput("cross_entropy", "label_smoothing_negative", BI.kw(label_smoothing=-0.25), message="label_smoothing",
+             **BI.accepts("cross_entropy_negative_label_smoothing_accepted", "cross_entropy")),
+    BI.BadInput("cross_entropy", "ignore_index_with_probability_targets",
+             lambda c: Case({"input": BI.X, "target": BI.P / BI.P.sum(1, keepdims=True)}, {"ignore_index": 0}),
+             RuntimeError, "ignore_index"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """At least one target not ignored: an all-ignored 'mean' is 0/0 (NaN), not a point of the loss."""
+    t = case.args["target"]
+    ignore = case.kwargs.get("ignore_index", -100)
+    if t.dtype.kind == "f" or t.size == 0 or np.any(t != ignore):
+        return case
+    n_classes = case.args["input"].shape[0 if case.args["input"].ndim == 1 else 1]
+    t = t.copy()
+    t.flat[0] = (ignore + 1) % n_classes if 0 <= ignore < n_classes else 0
+    case = Case({**case.args, "target": t}, case.kwargs)
+    # with one class, class 0 may itself be the ignore_index: stop ignoring it
+    return case.with_kwargs(ignore_index=-100) if t.flat[0] == ignore else case
+
+
+#: no coincident inputs at which the loss is differentiable and the smooth points do not go
+at_coincidence = None
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {"weight": G.Refusal("cross_entropy_index_weight_not_differentiable",
+                                lambda case: case.args["target"].dtype.kind != "f")}
+
+SAT = [[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0], [0.0, 0.0, 1e4]]
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("cross_entropy", "saturated_logits", G.fixed_case({"input": SAT, "target": np.array([1, 1, 2])}), ("input",),
+                "softmax of |x| = 1e4: exp underflows, the gradient is s - onehot in [-1, 1]"),
+    G.GradientRow("cross_entropy", "saturated_logits-label_smoothing",
+                G.fixed_case({"input": SAT, "target": np.array([0, 1, 2])}, label_smoothing=0.1), ("input",), "as above"),
+    G.GradientRow("cross_entropy", "saturated_logits-probability_targets",
+                G.fixed_case({"input": SAT, "target": [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]]}), ("input", "target"),
+                "q-weighted softmax gradients; d/dq = -log p is large (1e4) but finite"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

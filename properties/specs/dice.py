@@ -1,11 +1,16 @@
 """Soft Dice loss (Milletari et al. 2016; MONAI's ``DiceLoss``), reference ``refimpl.dice``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import assume, strategies as st
@@ -13,9 +18,21 @@ from hypothesis import assume, strategies as st
 import refimpl
 from refimpl.dice import dice_parts
 
-from .. import strategies as S
+from .. import bad_inputs as BI, strategies as S
 from ..cases import Case
+from ..edge_cases.expect import exactly, nan, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import A, rows
 from ..formats import log2_ceil
+from ..invariants.core import Q, fractions
+from ..invariants.kinds import (
+    batch_permutation,
+    batch_split,
+    in_range,
+    symmetric,
+    zero_at,
+)
+from ..invariants.tables import inv, structure
 from ..spec import LossSpec
 
 
@@ -108,3 +125,146 @@ SPEC = LossSpec(
     sum_length=_dice_sum_length, underflow=underflow_dice,
     mirrors="MONAI DiceLoss conventions: smooth_nr, smooth_dr, squared_pred, include_background, batch, reduction",
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+def _dcase(p, g, **kw):
+    return Case({"input": A(p, dtype=float), "target": A(g, dtype=float)}, {"reduction": "none", **kw})
+
+
+EMPTY = np.zeros((1, 1, 2, 2))
+
+
+PRED = A([[[[0.5, 0.25], [0.0, 1.0]]]])
+
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "dice",
+    ("empty_target_empty_prediction", _dcase(EMPTY, EMPTY), exactly([[0.0]], "0"),
+     "1 - smooth_nr / smooth_dr = 0 with the default smooth terms (MONAI: a correctly empty prediction)"),
+    ("empty_target_nonempty_prediction", _dcase(PRED, EMPTY),
+     value(lambda ctx: A([[1.0 - 1e-5 / (1.75 + 1e-5)]]), "1 - s / (sum p + s)"),
+     "no overlap possible: the loss is ~1"),
+    ("smooth_0-empty", _dcase(EMPTY, EMPTY, smooth_nr=0.0, smooth_dr=0.0), nan(shape=(1, 1)),
+     "0 / 0 without smoothing terms"),
+    ("smooth_0-perfect", _dcase(A([[[[1.0, 0.0]]]]), A([[[[1.0, 0.0]]]]), smooth_nr=0.0, smooth_dr=0.0),
+     exactly([[0.0]], "0"), "2 I / (P + G) = 1"),
+    ("single_pixel", _dcase(A([[[[0.75]]]]), A([[[[1.0]]]])), value(lambda ctx: A([[1 - (1.5 + 1e-5) / (1.75 + 1e-5)]]),
+                                                                  "1 - (2 p + s) / (p + 1 + s)"), "one pixel"),
+    ("include_background_false-one_channel", _dcase(PRED, EMPTY, include_background=False),
+     value(lambda ctx: A([[1.0 - 1e-5 / (1.75 + 1e-5)]]), "the single channel kept"),
+     "MONAI ignores include_background=False with one channel (warns) and keeps channel 0"),
+    ("include_background_false", _dcase(np.concatenate([PRED, 1 - PRED], 1), np.concatenate([EMPTY, 1 - EMPTY], 1),
+                                        include_background=False),
+     value(lambda ctx: A([[1 - (2 * 2.25 + 1e-5) / (2.25 + 4 + 1e-5)]]), "channel 1 only"),
+     "channel 0 (background) is dropped"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _dice_smooth_ordered(ev, case, draw):
+    nr, dr = case.kwargs["smooth_nr"], case.kwargs["smooth_dr"]
+    return case.with_kwargs(smooth_nr=min(nr, dr), smooth_dr=max(nr, dr))
+
+
+def _dice_optimum(ev, case, draw):
+    g = case.args["target"]
+    if not case.kwargs["squared_pred"]:
+        g = np.round(g)  # k = 1 needs a binary target (Σ g² = Σ g)
+    return Case({"input": g, "target": g}, case.kwargs)
+
+
+def _dice_optimum_value(case):
+    """1 − (2 Σ g² + s_nr) / (2 Σ g^k + s_dr) per (n, c) or per c (batch), in exact arithmetic."""
+    g = case.args["target"]
+    kw = case.kwargs
+    if not kw["include_background"] and g.shape[1] > 1:
+        g = g[:, 1:]
+    gf = fractions(g)
+    axes = tuple(range(2, g.ndim))
+    if kw["batch"]:
+        axes = (0,) + axes
+    sq = np.sum(gf * gf, axis=axes)
+    gk = sq if kw["squared_pred"] else np.sum(gf, axis=axes)
+    nr, dr = Fraction(float(kw["smooth_nr"])), Fraction(float(kw["smooth_dr"]))
+    value = np.empty(np.shape(sq), dtype=object)
+    for i, (s, k) in enumerate(zip(np.ravel(sq), np.ravel(gk))):
+        value.flat[i] = 1 - (2 * s + nr) / (2 * k + dr)
+    return Q.exact(value, "1 − (2I + s_nr)/(2I + s_dr)")
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("dice", "range", "0 ≤ 1 − (2I + s_nr)/(P + G + s_dr) ≤ 1",
+         "p, g ∈ [0, 1], s_dr > 0 and s_nr ≤ s_dr (then P + G − 2I ≥ 0 gives ≥ 0; 2I + s_nr ≥ 0 gives ≤ 1); "
+         "the smooths are ordered so", in_range(lambda c: 0.0, lambda c: 1.0, prepare=_dice_smooth_ordered)),
+    inv("dice", "value_at_optimum", "dice(g, g) = 1 − (2I + s_nr)/(2I + s_dr), I = Σ g²",
+         "input = target; binary target (any squared_pred) or any target with squared_pred=True "
+         "(then P = G = I); 0 iff s_nr = s_dr", zero_at(_dice_optimum, expected=_dice_optimum_value,
+                                                         text="dice(g, g) == 1 − (2I + s_nr)/(2I + s_dr)")),
+    inv("dice", "symmetric", "dice(p, g) = dice(g, p)", "p, g ∈ [0, 1] (I, P + G symmetric)",
+         symmetric("input", "target")),
+    *structure("dice", perm=batch_permutation(none_permutes=lambda c: not c.kwargs["batch"]),
+                split=batch_split(prepare=lambda ev, c, d: c.with_kwargs(batch=False)),
+                perm_when="N ≥ 2; with batch=True 'none' is per channel (summed over N) and is unchanged instead",
+                split_when="N ≥ 2, batch=False (set so: with batch=True a term pools the whole batch)"),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.P.reshape(1, 2, 3), "target": BI.T01.reshape(1, 2, 3).round()})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("dice", "smooth_nr_negative", BI.kw(smooth_nr=-1.0), Exception, "smooth_nr",
+             known_failures=(KnownFailure("monai_dice_negative_smooth_accepted", "monai.losses.DiceLoss"),)),
+    BI.BadInput("dice", "no_channel_dim", BI.arg("input", lambda x: x.reshape(-1)), Exception, "shape"),
+    BI.BadInput("dice", "shape_mismatch", BI.arg("target", lambda t: t[..., :2]), Exception, "shape"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+#: Smallest Dice denominator P + G + smooth_dr in the gradient comparisons (see ``_dice``).
+DICE_MIN_DENOMINATOR = 1e-2
+
+
+def away_from_kinks(case: Case) -> Case:
+    """Dice is smooth but its curvature grows like 1 / den^3: gradcheck's central differences
+    (eps = 1e-6) are off by ~(eps / den)^2 relative -- 1 % at den = 1e-5, measured: 101010 vs
+    100000 --, and the gradient (up to (2 + 2 ratio) / den) overflows float16 at small den.
+    smooth_dr >= 1e-2 and smooth_nr <= smooth_dr keep den >= 1e-2: FD error <= 1e-8 relative,
+    |gradient| <= 400.  Tiny denominators are covered by the value tests and the edge cases."""
+    from refimpl.dice import dice_parts
+
+    kw = {k: case.kwargs[k] for k in ("smooth_nr", "smooth_dr", "squared_pred", "include_background", "batch")
+          if k in case.kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # include_background=False with one channel
+        _, den = dice_parts(case.args["input"], case.args["target"], **kw)
+    if den.size and np.all(den >= DICE_MIN_DENOMINATOR) and kw.get("smooth_nr", 0.0) <= kw.get("smooth_dr", 0.0):
+        return case  # the data keep every denominator large: smoothing constants as drawn
+    dr = max(case.kwargs["smooth_dr"], DICE_MIN_DENOMINATOR)
+    return case.with_kwargs(smooth_dr=dr, smooth_nr=min(case.kwargs["smooth_nr"], dr))
+
+
+#: no coincident inputs at which the loss is differentiable and the smooth points do not go
+at_coincidence = None
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = []
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,10 +1,13 @@
 """Sigmoid focal loss (Lin et al. 2017; torchvision's ``sigmoid_focal_loss``), reference ``refimpl.focal``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
-
 
 import numpy as np
 from hypothesis import strategies as st
@@ -12,9 +15,19 @@ from hypothesis import strategies as st
 import refimpl
 from refimpl.bce_with_logits import softplus
 
-from .. import strategies as S
+from .. import bad_inputs as BI, gradients as G, strategies as S
 from ..cases import Case
+from ..edge_cases.expect import exactly, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import INF, LOGITS, T01, A, arg, bcel, rows
 from ..formats import FLOAT64, FloatFormat
+from ..invariants.kinds import (
+    equal,
+    less_equal,
+    monotone_in,
+    nonnegative,
+)
+from ..invariants.tables import inv, structure
 from ..spec import LossSpec
 from ._binary import bce_like, logits_cap
 
@@ -86,3 +99,121 @@ SPEC = LossSpec(
     torch_function=None, cases=_focal_cases, variants=("soft_targets", "hard_targets"), scale=scale_focal, sigmoid_gradient=True,
     mirrors="torchvision.ops.sigmoid_focal_loss: alpha (<0 disables), gamma >= 0, soft targets, reduction",
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+def _focal(x, t, alpha, gamma):
+    p = 1 / (1 + np.exp(-x))
+    one_minus_pt = t * (1 - p) + (1 - t) * p
+    w = 1.0 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
+    return w * bcel(x, t) * one_minus_pt ** gamma
+
+
+def _focal_case(x, t, alpha, gamma):
+    return Case({"inputs": A(x, dtype=float), "targets": A(t, dtype=float)},
+                {"alpha": alpha, "gamma": gamma, "reduction": "none"})
+
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "focal",
+    ("saturated_logits-fractional_gamma", _focal_case(LOGITS, T01, 0.25, 0.5),
+     value(lambda ctx: A([0.75e4, 0.0, 0.0, 0.25e4]), "[7500, 0, 0, 2500]"),
+     "(1 - p_t)^gamma is 1 for a wrong and 0 for a right saturated prediction; finite for 0 < gamma < 1"),
+    ("infinite_logits", _focal_case([INF, INF, -INF, -INF], T01, 0.25, 2.0),
+     value(A([INF, 0.0, 0.0, INF]), "[inf, 0, 0, inf] (or NaN)", nan_ok=True), "the limits; NaN also accepted"),
+    ("alpha_0", _focal_case([2.0, -1.0], [1.0, 1.0], 0.0, 2.0), exactly([0.0, 0.0], "zeros"),
+     "alpha = 0 gives positives weight alpha = 0"),
+    ("alpha_1", _focal_case([2.0, -1.0], [0.0, 0.0], 1.0, 2.0), exactly([0.0, 0.0], "zeros"),
+     "alpha = 1 gives negatives weight 1 - alpha = 0"),
+    ("gamma_0", _focal_case([2.0, -1.0, 0.5], [1.0, 0.0, 0.5], -1.0, 0.0),
+     value(lambda ctx: bcel(arg(ctx, "inputs"), arg(ctx, "targets")), "BCE with logits"),
+     "gamma = 0 and alpha < 0: the focal factor is 1, the loss is BCE with logits (0^0 = 1)"),
+    ("gamma_fractional", _focal_case([2.0, -1.0, 0.5], [1.0, 0.0, 1.0], 0.25, 0.5),
+     value(lambda ctx: _focal(arg(ctx, "inputs"), arg(ctx, "targets"), 0.25, 0.5), "closed form"),
+     "(1 - p_t)^0.5 scaling of alpha-weighted BCE (Lin et al. 2017, eq. 5)"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _focal_plain(case: Case, **kw) -> Case:
+    return Case({"input": case.args["inputs"], "target": case.args["targets"]}, kw)
+
+
+def _focal_vs_bcel_g0(ev, case, draw):
+    return {"focal": case.with_kwargs(alpha=-1.0, gamma=0.0), "bcel": _focal_plain(case)}
+
+
+def _focal_vs_bcel(ev, case, draw):
+    return {"focal": case, "bcel": _focal_plain(case)}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("focal", "nonnegative", "α_t (1 − p_t)^γ ce ≥ 0", "targets in [0, 1], γ ≥ 0, α < 0 or α ∈ [0, 1]",
+         nonnegative()),
+    *structure("focal"),
+    inv("focal", "gamma0_equals_bce_with_logits", "focal(x, t, α<0, γ=0) = bce_with_logits(x, t)",
+         "α < 0 (no α weighting), γ = 0 (0^0 = 1); any targets in [0, 1]",
+         equal(lambda ev, c: ev(c["focal"], "none", label="focal(alpha=-1, gamma=0)"),
+               lambda ev, c: ev(c["bcel"], "none", loss="bce_with_logits", label="bce_with_logits"),
+               "focal(α<0, γ=0) == bce_with_logits, every term", prepare=_focal_vs_bcel_g0)),
+    inv("focal", "at_most_bce_with_logits", "focal(x, t) ≤ bce_with_logits(x, t)",
+         "γ ≥ 0 and α < 0 (α_t = 1) — also α ∈ [0, 1] (then α_t ≤ 1); (1 − p_t)^γ ≤ 1 since 1 − p_t ∈ [0, 1]",
+         less_equal(lambda ev, c: ev(c["focal"], "none", label="focal"),
+                    lambda ev, c: ev(c["bcel"], "none", loss="bce_with_logits", label="bce_with_logits"),
+                    "focal <= bce_with_logits, every term", prepare=_focal_vs_bcel)),
+    inv("focal", "nonincreasing_in_gamma", "γ ≤ γ' ⇒ focal_γ' ≤ focal_γ",
+         "every term: ce ≥ 0, α_t ≥ 0 and 1 − p_t = t σ(−x) + (1−t) σ(x) ∈ [0, 1] — for hard AND soft targets "
+         "(a convex combination of two values in [0, 1])",
+         monotone_in("gamma", lambda g: st.floats(g, g + 5.0), increasing=False)),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"inputs": BI.X, "targets": BI.T01}, {"alpha": 0.25, "gamma": 2.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("focal", "gamma_negative", BI.kw(gamma=-1.0), Exception, "gamma",
+             known_failures=(KnownFailure("thirdparty_focal_gamma_negative_accepted", "monai.losses.FocalLoss"),
+                             KnownFailure("thirdparty_focal_gamma_negative_accepted",
+                                          "kornia.losses.binary_focal_loss_with_logits"),
+                             KnownFailure("fvcore_negative_parameters_accepted", "fvcore.nn.sigmoid_focal_loss"))),
+    BI.BadInput("focal", "shape_mismatch", BI.arg("targets", lambda t: t[:, :2]), Exception, "shape"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """Smooth everywhere: every drawn case is a smooth point."""
+    return case
+
+
+#: no coincident inputs at which the loss is differentiable and the smooth points do not go
+at_coincidence = None
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("focal", "saturated_logits-fractional_gamma",
+                Case({"inputs": np.array([1e4, -1e4, 1e4, -1e4]), "targets": np.array([0., 0., 1., 1.])},
+                     {"alpha": 0.25, "gamma": 0.5, "reduction": "sum"}), ("inputs",),
+                "(1 - p_t)^gamma with 0 < gamma < 1 has an infinite derivative at p_t = 1, but it is multiplied "
+                "by ce = 0 there: the product's derivative is 0 (torchvision's formula gives NaN)",
+                (KnownFailure("fvcore_focal_nan_gradient_fractional_gamma", "fvcore.nn.sigmoid_focal_loss"),)),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,19 +1,30 @@
 """Hinge embedding loss (``torch.nn.functional.hinge_embedding_loss``), reference ``refimpl.hinge_embedding``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
-
 
 import numpy as np
 from hypothesis import strategies as st
 
 import refimpl
 
-from .. import broadcast as B
-from .. import strategies as S
+from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
+from ..broadcast import reduce_to
 from ..cases import Case
+from ..edge_cases.expect import exactly
+from ..edge_cases.tables import A, rows
+from ..formats import FloatFormat
+from ..invariants.kinds import (
+    monotone_in,
+    nonnegative,
+)
+from ..invariants.tables import inv, structure
 from ..spec import LossSpec
 
 
@@ -46,11 +57,93 @@ def scale_hinge_embedding(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast="silent",
-    gap=lambda args, kw: (args[0], args[0].new_full(args[0].shape, float(kw.get("margin", 1.0)))),
     name="hinge_embedding", reference=refimpl.hinge_embedding, arg_names=("input", "target"),
     torch_function="torch.nn.functional.hinge_embedding_loss", cases=_hinge_cases,
     variants=("distances", "any_sign"), scale=scale_hinge_embedding,
     label_args=("target",),
     mirrors="margin (any sign); targets +-1; reduction; any shape; broadcasting (silent)",
+    broadcast="silent",
+    gap=lambda args, kw: (args[0], args[0].new_full(args[0].shape, float(kw.get("margin", 1.0)))),
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "hinge_embedding",
+    ("negative_input-positive_target", Case({"input": A([-2.0, 0.5]), "target": A([1.0, -1.0])},
+                                           {"reduction": "none", "margin": 1.0}),
+     exactly([-2.0, 0.5], "[-2, 0.5]"),
+     "the documented formula: x for y = 1 (negative for x < 0; pytorch#22965), max(0, margin - x) for y = -1"),
+    ("at_margin", Case({"input": A([1.0, 1.0]), "target": A([-1.0, 1.0])}, {"reduction": "none", "margin": 1.0}),
+     exactly([0.0, 1.0], "[0, 1]"), "max(0, margin - margin) = 0"),
+    ("negative_margin", Case({"input": A([0.5, 0.0]), "target": A([-1.0, -1.0])}, {"reduction": "none", "margin": -1.0}),
+     exactly([0.0, 0.0], "zeros"), "max(0, -1 - x) = 0 for x >= 0"),
+    ("zero_dim", Case({"input": A(0.25), "target": A(-1.0)}, {"reduction": "none"}), exactly(0.75, "0.75"),
+     "max(0, 1 - 0.25) on 0-d inputs"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("hinge_embedding", "nonnegative", "y=1: x ≥ 0; y=−1: max(0, m − x) ≥ 0",
+         "inputs x ≥ 0 (distances); any margin (y = −1 terms are ≥ 0 always; y = 1 terms equal x)",
+         nonnegative(), variants=("distances",)),
+    *structure("hinge_embedding"),
+    inv("hinge_embedding", "nondecreasing_in_margin", "m ≤ m' ⇒ loss_m ≤ loss_m'",
+         "any inputs and margin sign: y = −1 terms max(0, m − x) are non-decreasing in m, y = 1 terms independent",
+         monotone_in("margin", lambda m: st.floats(m, m + 2 * abs(m) + 1.0))),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.P, "target": np.array([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])}, {"margin": 1.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("hinge_embedding", "shape_mismatch", BI.arg("target", lambda t: t[:, :2]), RuntimeError, "shape"),
+    BI.BadInput("hinge_embedding", "target_not_pm1", BI.arg("target", lambda t: np.zeros_like(t)), message="1 or -1",
+             **BI.accepts("embedding_targets_not_validated", "hinge_embedding_loss")),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """The margin kept off the y = -1 inputs (max(0, margin - x) bends there)."""
+    return G.margin_off(case, case.args["input"], case.args["target"] == -1)
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+def at_coincidence(case: Case, mask: np.ndarray, fmt: FloatFormat) -> Case:
+    """Distances of exactly 0 where masked (gradient 1 for y = 1, -1 for y = -1 while margin > 0),
+    the margin kept off them."""
+    x = case.args["input"]  # a broadcast input: the mask's first index along the dims it is broadcast over
+    x = np.where(mask if mask.shape == x.shape else reduce_to(mask, x.shape), 0.0, x)
+    return G.margin_off(Case({**case.args, "input": x}, case.kwargs), x, case.args["target"] == -1)
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("hinge_embedding", "negative_margin", G.fixed_case({"input": [0.5, -0.5], "target": [-1.0, 1.0]}, margin=-1.0),
+                ("input",), "piecewise linear: 0 or +-1"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = [
+    G.SubgradientRow("hinge_embedding", "at_margin", G.fixed_case({"input": [1.0], "target": [-1.0]}, margin=1.0), "input",
+                   G.shift_input("input", 0), "max(0, margin - x) at x = margin: subdifferential [-1, 0]"),
+]

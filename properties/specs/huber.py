@@ -1,20 +1,35 @@
 """Huber loss (``torch.nn.functional.huber_loss``), reference ``refimpl.huber``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import strategies as st
 
 import refimpl
 
-from .. import broadcast as B
-from .. import strategies as S
-from .. import tolerance as T
+from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
+from ..edge_cases.expect import exactly, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import A, arg, rcase, rows
+from ..invariants.core import exact_or_reject
+from ..invariants.kinds import (
+    equal,
+    nonnegative,
+    scaled,
+    symmetric,
+    zero_at,
+)
+from ..invariants.tables import exp2, in_residual_range, inv, structure, target_is_input
 from ..spec import LossSpec
 from ._residual import BROADCAST, residual_case
 
@@ -39,10 +54,109 @@ def scale_huber(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast="warns",
-    gap=lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("delta", 1.0)))),
     name="huber", reference=refimpl.huber, arg_names=("input", "target"),
     torch_function="torch.nn.functional.huber_loss", cases=_huber_cases, variants=("plain", "weight"),
     scale=scale_huber, underflow=T.underflow_weighted,
     mirrors="delta > 0; reduction; weight (torch>=2.6: mean = mean(w l)); any shape; broadcasting",
+    broadcast="warns",
+    gap=lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("delta", 1.0)))),
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "huber",
+    ("tiny_delta", rcase({"delta": 1e-30}),
+     value(lambda ctx: np.where(np.abs(arg(ctx, "input")) < 1e-30, 0.5 * arg(ctx, "input") ** 2,
+                                1e-30 * (np.abs(arg(ctx, "input")) - 0.5e-30)), "delta (|r| - delta/2)"),
+     "the linear branch for |r| >= delta = 1e-30 (underflow in low precision is the model's floor)"),
+    ("at_transition", rcase({"delta": 1.5}, A([1.5, -1.5])), exactly([1.125, 1.125], "delta^2 / 2"),
+     "at |r| = delta both branches give delta^2 / 2"),
+    ("zero_dim", Case({"input": A(3.0), "target": A(1.0)}, {"reduction": "none", "delta": 1.0}), exactly(1.5, "1.5"),
+     "1 (2 - 0.5) on 0-d inputs"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _huber_delta_scaling(ev, case, draw):
+    k = exp2(draw)
+    lhs = case.with_kwargs(delta=2.0 ** k)
+    rhs = in_residual_range(ev, exact_or_reject(ev, scaled(case, ("input", "target"), -k).with_kwargs(delta=1.0)))
+    return {"lhs": lhs, "rhs": rhs, "k": k}
+
+
+def _huber_quadratic(ev, case, draw):
+    r = np.abs(case.args["input"] - case.args["target"])
+    m = float(np.max(r)) if r.size else 0.0
+    delta = 2.0 ** (int(np.floor(np.log2(m))) + 1) if m > 0 else 1.0  # a power of two > max|r|
+    kw = {k: v for k, v in case.kwargs.items() if k != "delta"}
+    return {"case": case.with_kwargs(delta=delta), "mse": Case(case.args, kw)}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("huber", "nonnegative", "Huber_δ(r) ≥ 0", "δ > 0, weight ≥ 0", nonnegative()),
+    inv("huber", "zero_at_optimum", "huber(x, x) = 0", "input = target", zero_at(target_is_input)),
+    inv("huber", "symmetric", "huber(x, y) = huber(y, x)", "always (weight unchanged)",
+         symmetric("input", "target")),
+    *structure("huber"),
+    inv("huber", "delta_scaling", "Huber_δ(r) = δ² Huber_1(r/δ)", "δ = 2^k (k ≠ 0), x/δ, y/δ exact and inside the strategy's magnitude cap",
+         equal(lambda ev, c: ev(c["lhs"], "none", label="huber(x, y, delta=2^k)"),
+               lambda ev, c: ev(c["rhs"], "none", label="huber(x/2^k, y/2^k, delta=1)").scale(
+                   Fraction(4) ** c["k"], "4^k huber(x/2^k, y/2^k, 1)"),
+               "huber_{2^k}(x, y) == 4^k huber_1(x/2^k, y/2^k)", prepare=_huber_delta_scaling)),
+    inv("huber", "quadratic_regime", "Huber_δ(r) = ½ r² = ½ mse(x, y) (terms)", "δ > max|r| (δ = a power of two)",
+         equal(lambda ev, c: ev(c["case"], "none", label="huber(delta > max|r|)"),
+               lambda ev, c: ev(c["mse"], "none", loss="mse", label="mse").scale(Fraction(1, 2), "½ mse"),
+               "huber == ½ mse, every term", prepare=_huber_quadratic)),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.X, "target": BI.X[::-1]}, {"delta": 1.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("huber", "weight_of_broadcast_shape",
+             lambda c: Case({"input": BI.X[:1], "target": BI.X}, {**c.kwargs, "weight": np.ones((2, 3))}),
+             ValueError, "weight", torch_message="Weights and input must have the same size."),
+    BI.BadInput("huber", "delta_0", BI.kw(delta=0.0), RuntimeError, "delta",
+             known_failures=(KnownFailure("keras_huber_delta_not_validated", "keras.losses.Huber"),)),
+    BI.BadInput("huber", "delta_negative", BI.kw(delta=-1.0), RuntimeError, "delta",
+             known_failures=(KnownFailure("keras_huber_delta_not_validated", "keras.losses.Huber"),)),
+    BI.BadInput("huber", "shape_mismatch", BI.arg("target", lambda t: t[:, :2]), RuntimeError, "broadcast"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """Residuals kept off |r| = delta (the branches meet)."""
+    return G.residual_away(case, case.kwargs.get("delta", 1.0))
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+at_coincidence = G.residual_zero
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = []
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = [
+    G.SubgradientRow("huber", "at_delta", G.fixed_case({"input": [-2.0], "target": [0.0]}, delta=2.0), "input",
+                   G.shift_input("input", 0), "d/dr at |r| = delta: r = -delta from both sides"),
+]

@@ -1,19 +1,31 @@
 """KL divergence (``torch.nn.functional.kl_div``), reference ``refimpl.kl_div``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
-
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
+from scipy.special import logsumexp, xlogy
 
 import refimpl
 
-from .. import broadcast as B
-from .. import strategies as S
+from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
 from ..cases import Case
+from ..edge_cases.expect import exactly, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import INF, TORCH_F, A, rows
+from ..formats import log2_ceil
+from ..invariants.core import Claim, Q, exact_or_reject, zeros
+from ..invariants.kinds import (
+    equal,
+)
+from ..invariants.tables import U64, inv, structure
 from ..spec import LossSpec
 
 
@@ -77,10 +89,125 @@ def scale_kl_div(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast="silent", gap=lambda args, kw: (args[0], args[1] if kw.get("log_target") else args[1].log()),
     name="kl_div", reference=refimpl.kl_div, arg_names=("input", "target"),
     torch_function="torch.nn.functional.kl_div", cases=_kl_cases, variants=("prob_target", "log_target"),
     scale=scale_kl_div, underflow=underflow_kl_div, denominator=_kl_denominator, reductions=("none", "mean", "sum", "batchmean"),
     without={"log_target": _without_log_target},
     mirrors="log_target; reduction none/mean/sum/batchmean; target 0 -> 0 contribution; broadcasting (silent)",
+    broadcast="silent", gap=lambda args, kw: (args[0], args[1] if kw.get("log_target") else args[1].log()),
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "kl_div",
+    ("zero_targets", Case({"input": A([-1.0, -2.5, 0.0]), "target": A([0.0, 0.0, 0.0])}, {"reduction": "none"}),
+     exactly([0.0, 0.0, 0.0], "zeros"), "0 log(0 / q) = 0: a zero target contributes nothing"),
+    ("zero_target-neg_inf_input", Case({"input": A([-INF, -1.0]), "target": A([0.0, 1.0])}, {"reduction": "none"}),
+     exactly([0.0, 1.0], "[0, 1]"), "0 log(0 / 0) = 0 by the KL convention (q = 0 where p = 0 is allowed)",
+     {"known_failures": (KnownFailure("kl_div_zero_target_neg_inf_input", TORCH_F + "kl_div"),)}),
+    ("log_target-neg_inf_target", Case({"input": A([-1.0, -INF]), "target": A([-INF, -INF])},
+                                       {"reduction": "none", "log_target": True}),
+     exactly([0.0, 0.0], "zeros"), "exp(-inf) = 0 is a zero target probability: contributes 0",
+     {"known_failures": (KnownFailure("kl_div_zero_target_neg_inf_input", TORCH_F + "kl_div"),)}),
+    ("neg_inf_input-positive_target", Case({"input": A([-INF]), "target": A([0.5])}, {"reduction": "none"}),
+     exactly([INF], "inf"), "q = 0 where p > 0: the divergence is infinite"),
+    ("zero_dim-batchmean", Case({"input": A(-1.0), "target": A(0.5)}, {"reduction": "batchmean"}),
+     value(lambda ctx: 0.5 * (np.log(0.5) + 1.0), "0.5 (log 0.5 + 1)"), "a 0-d input has batch size 1"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _kl_optimum(ev, case, draw):
+    t = case.args["target"]
+    if case.kwargs.get("log_target"):
+        return {"case": exact_or_reject(ev, Case({"input": t, "target": t}, case.kwargs)), "slack": 0.0}
+    with np.errstate(divide="ignore"):
+        logt = np.where(t > 0, np.log(np.where(t > 0, t, 1.0)), case.args["input"])
+    x_d = Case({"input": logt}).rounded(ev.dtype).args["input"]
+    assume(np.all(np.isfinite(x_d)))
+    # term t (log t − x): Lipschitz t in x
+    slack = t * (np.abs(x_d - logt) + 2 * U64 * np.abs(logt))
+    return {"case": Case({"input": x_d, "target": t}, case.kwargs), "slack": slack}
+
+
+def _kl_at_optimum(ev, case, draw):
+    c = _kl_optimum(ev, case, draw)
+    v = ev(c["case"], "none", label="kl_div at the optimum")
+    return [Claim("==", v, zeros(v.shape), "kl_div == 0 at the optimum, every term", c["slack"])]
+
+
+def _kl_ce(ev, case, draw):
+    x, t = np.broadcast_arrays(case.args["input"], case.args["target"])  # the rows of a broadcast pair
+    c = x.shape[-1]
+    x2, t2 = x.reshape(-1, c), t.reshape(-1, c)
+    lse = logsumexp(x2, axis=1)
+    s = np.sum(t2, axis=1)
+    tlogt = xlogy(t2, t2)
+    g = s * lse - np.sum(tlogt, axis=1)  # CE_sum − KL_sum, per row
+    # float64 evaluation (the model's conventions): logsumexp as -log_softmax's budget (|m| + C + 6 per row,
+    # scaled by s), -Σ t log t 3 roundings per term plus its sum, the product and difference 2 |g|
+    lc = log2_ceil(c)
+    budget = s * (np.abs(lse) + np.max(np.abs(x2), axis=1) + lc + 6) + (3 + lc) * np.sum(np.abs(tlogt), axis=1) \
+        + 2 * np.abs(g)
+    gq = Q.closed_form(g, 2 * U64 * budget, "s·LSE(x) − Σ t log t").sum(label="Σ_rows (s LSE − Σ t log t)")
+    return {"kl": case, "ce": Case({"input": x2, "target": t2}), "g": gq}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    *structure("kl_div"),
+    inv("kl_div", "zero_at_optimum", "kl_div(log t, t) = 0; log_target: kl_div(t, t) = 0",
+         "prob targets: input = log t (rounded to the dtype: slack t|δ|, the term's Lipschitz constant in x is t; "
+         "t = 0 terms are 0 for any x); log_target: input = target, exact",
+         _kl_at_optimum),
+    inv("kl_div", "ce_minus_entropy", "KL(t‖q) = CE(log q, t) − H(t) (rows: Σ kl_div = Σ CE − Σ(s LSE(x) − Σ t log t))",
+         "prob targets (any t ≥ 0; s = Σ_c t, LSE(x) = 0 when x = log q normalised); classes = last axis",
+         equal(lambda ev, c: ev(c["kl"], "sum", label="kl_div(sum)"),
+               lambda ev, c: ev(c["ce"], "sum", loss="cross_entropy", label="cross_entropy(sum)") - c["g"],
+               "kl_div(x, t) == CE(x, t) − Σ(s LSE(x) − Σ t log t)", prepare=_kl_ce),
+         variants=("prob_target",)),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": np.log(BI.P[:, :2] + 0.125), "target": BI.P[:, :2]})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("kl_div", "shape_mismatch", BI.arg("target", lambda t: np.ones((2, 3)) / 3), RuntimeError, "shape"),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    t = case.args["target"]
+    if not case.kwargs.get("log_target", False):  # d/dt t log t = log t + 1 is -inf at t = 0
+        t = np.where(t < G.KINK_GAP, t + 2 * G.KINK_GAP, t)
+    return Case({**case.args, "target": t}, case.kwargs)
+
+
+#: no coincident inputs at which the loss is differentiable and the smooth points do not go
+at_coincidence = None
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("kl_div", "zero_targets", G.fixed_case({"input": [-1.0, -2.0], "target": [0.0, 0.5]}), ("input",),
+                "d/dx = -t: 0 for a zero target (d/dt = log t + 1 - x is -inf there: not checked)"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,21 +1,35 @@
 """Mean squared error (``torch.nn.functional.mse_loss``), reference ``refimpl.mse``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import strategies as st
 
 import refimpl
 
-from .. import broadcast as B
-from .. import strategies as S
-from .. import tolerance as T
+from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
+from ..edge_cases.expect import exactly
+from ..edge_cases.tables import A, rows
 from ..formats import FORMATS
+from ..invariants.core import exact_or_reject
+from ..invariants.kinds import (
+    equal,
+    nonnegative,
+    scaled,
+    symmetric,
+    zero_at,
+)
+from ..invariants.tables import exp2, in_residual_range, inv, structure, target_is_input
 from ..spec import LossSpec
 from ..subjects import CaseDeviation
 from ._residual import BROADCAST, residual_case
@@ -55,7 +69,6 @@ def scale_mse(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast="warns",
     name="mse", reference=refimpl.mse, arg_names=("input", "target"),
     torch_function="torch.nn.functional.mse_loss", cases=_mse_cases, variants=("plain", "weight"),
     scale=scale_mse, denominator=_weighted_mean_denominator, underflow=T.underflow_weighted,
@@ -67,4 +80,81 @@ SPEC = LossSpec(
     ) + tuple(CaseDeviation("mse_weighted_mean_sums_in_input_dtype", check, _weight_sum_overflows,
                             why="the weights' sum beyond the input dtype's range: torch.sum(weight) is inf")
               for check in ("agreement", "gradient")),
+    broadcast="warns",
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "mse",
+    ("zero_dim", Case({"input": A(3.0), "target": A(1.0)}, {"reduction": "none"}), exactly(4.0, "4"),
+     "(3 - 1)^2 on 0-d inputs"),
+    ("equal_inputs", Case({"input": A([1.5, -2.0, 0.0]), "target": A([1.5, -2.0, 0.0])}, {"reduction": "none"}),
+     exactly([0.0, 0.0, 0.0], "zeros"), "x - x = 0 exactly"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _mse_homogeneous(ev, case, draw):
+    k = exp2(draw)
+    moved = in_residual_range(ev, exact_or_reject(ev, scaled(case, ("input", "target"), k)))
+    return {"case": case, "k": k, "scaled": moved}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("mse", "nonnegative", "w (x − y)² ≥ 0", "weight ≥ 0 (the strategy's weights are > 0)", nonnegative()),
+    inv("mse", "zero_at_optimum", "mse(x, x) = 0", "input = target (any weight)", zero_at(target_is_input)),
+    inv("mse", "symmetric", "mse(x, y) = mse(y, x)", "always (weight unchanged)", symmetric("input", "target")),
+    *structure("mse"),
+    inv("mse", "homogeneous_deg2", "mse(2^k x, 2^k y) = 4^k mse(x, y)",
+         "k integer, 2^k x and 2^k y exact (no underflow) and inside the strategy's magnitude cap (no overflow)",
+         equal(lambda ev, c: ev(c["scaled"], "sum", label="mse(2^k x, 2^k y)"),
+               lambda ev, c: ev(c["case"], "sum", label="mse(x, y)").scale(Fraction(4) ** c["k"], "4^k mse(x, y)"),
+               "mse(2^k x, 2^k y) == 4^k mse(x, y) (sum)", prepare=_mse_homogeneous)),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.X, "target": BI.X[::-1]})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("mse", "shape_mismatch", BI.arg("target", lambda t: t[:, :2]), RuntimeError, "broadcast"),
+    BI.BadInput("mse", "weight_shape", BI.kw(weight=np.ones(4)), ValueError, "weight",
+             torch_message="Weights and input must have the same size."),
+    # the weight has exactly input's shape, not the broadcast shape of input and target
+    BI.BadInput("mse", "weight_of_broadcast_shape", lambda c: Case({"input": BI.X[:1], "target": BI.X}, {"weight": np.ones((2, 3))}),
+             ValueError, "weight", torch_message="Weights and input must have the same size."),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    """Smooth everywhere: every drawn case is a smooth point."""
+    return case
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+at_coincidence = G.residual_zero
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = []
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = []

@@ -1,19 +1,31 @@
 """Smooth L1 loss (``torch.nn.functional.smooth_l1_loss``), reference ``refimpl.smooth_l1``.
 
-The loss's unit in the suite (``properties.spec.LossSpec``, discovered by ``properties.specs``): its
-input domain (the case strategy), error budget, and the parameters it mirrors."""
+The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
+``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
+rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
+``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
-
 
 import numpy as np
 from hypothesis import strategies as st
 
 import refimpl
 
-from .. import broadcast as B
-from .. import strategies as S
+from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
 from ..cases import Case
+from ..edge_cases.expect import exactly, value
+from ..edge_cases.row import KnownFailure
+from ..edge_cases.tables import A, arg, rcase, rows
+from ..invariants.kinds import (
+    equal,
+    nonnegative,
+    symmetric,
+    zero_at,
+)
+from ..invariants.tables import inv, structure, target_is_input
 from ..spec import LossSpec
 from ._residual import BROADCAST, residual_case
 
@@ -48,10 +60,94 @@ def underflow_smooth_l1(case: Case, terms):
 
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
-    broadcast="warns",
-    gap=lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("beta", 1.0)))),
     name="smooth_l1", reference=refimpl.smooth_l1, arg_names=("input", "target"),
     torch_function="torch.nn.functional.smooth_l1_loss", cases=_smooth_l1_cases, variants=("plain", "l1"),
     scale=scale_smooth_l1, underflow=underflow_smooth_l1,
     mirrors="beta >= 0 (beta = 0 is L1); reduction; any shape; broadcasting",
+    broadcast="warns",
+    gap=lambda args, kw: ((args[0] - args[1]).abs(), args[0].new_full(args[0].shape, float(kw.get("beta", 1.0)))),
 )
+
+
+# ---- edge-case rows ------------------------------------------------------------------------
+
+#: the loss's own edge-case rows (``properties.edge_cases``: the generic and crossed rows are
+#: added to them; docs/generated/edge-cases.md)
+EDGE_ROWS = rows(
+    "smooth_l1",
+    ("beta_0_is_l1", rcase({"beta": 0.0}), value(lambda ctx: np.abs(arg(ctx, "input")), "|r|"),
+     "beta = 0 is L1 (documented; pytorch#68558, PR #97022)"),
+    ("tiny_beta", rcase({"beta": 1e-30}),
+     value(lambda ctx: np.where(np.abs(arg(ctx, "input")) < 1e-30, 0.5 * arg(ctx, "input") ** 2 / 1e-30,
+                                np.abs(arg(ctx, "input")) - 0.5e-30), "|r| - beta/2 (0.5 r^2/beta below beta)"),
+     "no overflow of r^2 / beta for beta = 1e-30"),
+    ("at_transition", rcase({"beta": 1.5}, A([1.5, -1.5])), exactly([0.75, 0.75], "beta / 2"),
+     "at |r| = beta both branches give beta / 2 (continuity)"),
+)
+
+
+# ---- invariants --------------------------------------------------------------------------
+
+def _sl1_vs_huber(ev, case, draw):
+    beta = float(case.kwargs["beta"])
+    beta = 2.0 ** int(np.round(np.log2(beta)))  # a power of two: beta * value is exact
+    kw = {k: v for k, v in case.kwargs.items() if k != "beta"}
+    return {"case": case.with_kwargs(beta=beta), "huber": Case(case.args, {**kw, "delta": beta}), "beta": beta}
+
+
+#: the loss's invariants (``properties.invariants``; docs/generated/invariants.md)
+INVARIANTS = [
+    inv("smooth_l1", "nonnegative", "SmoothL1_β(r) ≥ 0", "β ≥ 0", nonnegative()),
+    inv("smooth_l1", "zero_at_optimum", "smooth_l1(x, x) = 0", "input = target, any β ≥ 0",
+         zero_at(target_is_input)),
+    inv("smooth_l1", "symmetric", "smooth_l1(x, y) = smooth_l1(y, x)", "always", symmetric("input", "target")),
+    *structure("smooth_l1"),
+    inv("smooth_l1", "scaled_huber", "β · SmoothL1_β(r) = Huber_β(r)", "β > 0 (drawn as a power of two)",
+         equal(lambda ev, c: ev(c["case"], "none", label="smooth_l1(beta)").scale(c["beta"], "beta*smooth_l1"),
+               lambda ev, c: ev(c["huber"], "none", loss="huber", label="huber(delta=beta)"),
+               "beta * smooth_l1_beta == huber_beta, every term", prepare=_sl1_vs_huber), variants=("plain",)),
+]
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+#: one small valid call; every bad-input row changes one thing in it (``properties.bad_inputs``)
+VALID_CALL = Case({"input": BI.X, "target": BI.X[::-1]}, {"beta": 1.0})
+
+#: invalid calls the contract refuses (with the reduction_avg row every loss gets)
+BAD_INPUTS = [
+    BI.BadInput("smooth_l1", "beta_negative", BI.kw(beta=-0.5), RuntimeError, "beta",
+             known_failures=(KnownFailure("fvcore_negative_parameters_accepted", "fvcore.nn.smooth_l1_loss"),)),
+]
+
+
+# ---- gradients (properties.gradients) -----------------------------------------------------
+
+#: the smooth point near a drawn case where the gradient comparisons and finite differences run
+#: (``properties.gradients.smooth_cases``)
+def away_from_kinks(case: Case) -> Case:
+    return G.residual_away(case, case.kwargs.get("beta", 1.0))
+
+
+#: coincident inputs (a = b, r = 0, a distance of 0) in the masked terms, where the loss is differentiable
+#: there (``properties.gradients.AT_COINCIDENCE``)
+at_coincidence = G.residual_zero
+
+
+#: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
+#: known deviation (``properties.gradients.REFUSED``)
+REFUSED = {}
+
+#: points training hits at an extreme, where the gradient must be finite
+GRADIENT_ROWS = [
+    G.GradientRow("smooth_l1", "beta_0", G.fixed_case({"input": [1.0, -2.0, 0.0], "target": [0.0, 0.0, 0.0]}, beta=0.0),
+                ("input", "target"), "beta = 0 is L1: sign(r), no 1/beta (pytorch#96813, PR #97022)"),
+]
+
+#: kinks: the gradient picked must lie in the subdifferential
+SUBGRADIENT_ROWS = [
+    G.SubgradientRow("smooth_l1", "at_beta", G.fixed_case({"input": [1.5], "target": [0.0]}, beta=1.5), "input",
+                   G.shift_input("input", 0), "d/dr at |r| = beta: r / beta = 1 from below, sign(r) = 1 above"),
+    G.SubgradientRow("smooth_l1", "l1_at_0", G.fixed_case({"input": [0.0], "target": [0.0]}, beta=0.0), "input",
+                   G.shift_input("input", 0), "|r| at 0: subdifferential [-1, 1]"),
+]
