@@ -38,10 +38,10 @@ multi-threaded while NumPy's elementwise ufuncs run on one thread -- so read it
 together with the thread count and machine line printed above the table.
 
 Sizes: cross-entropy 8192x1000 (class-index targets; probability targets; and both
-with label_smoothing=0.1 and a class weight), MSE 2^24 elements, triplet 65536x128
-(p=2), cosine / contrastive 65536x128, dice 16x4x256x256, the elementwise losses
-(bce, bce_with_logits, kl_div, huber, smooth_l1, hinge_embedding, focal) 2^22
-elements.  ``--quick`` divides every size by 16 (the leading dimension for the
+with label_smoothing=0.1 and a class weight), triplet 65536x128 (p=2), cosine /
+contrastive 65536x128, dice 16x4x256x256, focal 2^22 elements, and every elementwise loss
+with a torch built-in (found from the units: ``elementwise_cases``) 2^22 elements of its
+unit's valid call, tiled and shuffled.  ``--quick`` divides every size by 16 (the leading dimension for the
 matrix-shaped inputs): a smoke run.  The targets are meant for the full sizes; at
 the quick sizes the inputs sit in cache, where torch's fused multi-threaded kernels
 are several times faster than any sequence of NumPy passes.
@@ -128,13 +128,30 @@ def _softmax_rows(z):
     return z
 
 
+def elementwise_cases(rng, n: int, size: str):
+    """Every elementwise loss with a torch built-in (``event_dims`` 0), found from the units: its
+    valid call (``VALID_CALL``, the unit's small input of every argument kind) tiled to ``n``
+    elements and shuffled, its parameters as given there, ``reduction='mean'``."""
+    from properties.specs import SPECS, UNITS
+
+    for name, spec in SPECS.items():
+        if spec.event_dims or not spec.torch_function or spec.name == "dice":
+            continue
+        valid = UNITS[name].VALID_CALL
+        arrays = [rng.permutation(np.resize(np.asarray(a, dtype=np.float64), n)) for a in valid.args.values()]
+        torch_fn = getattr(F, spec.torch_function.rpartition(".")[2])
+        kwargs = {**valid.kwargs, "reduction": "mean"}
+        yield Case(name, size, f"F.{torch_fn.__name__}", arrays,
+                   lambda *a, spec=spec, kw=kwargs: spec.reference(*a, **spec.reference_kwargs, **kw),
+                   lambda *a, fn=torch_fn, kw=kwargs: fn(*a, **kw))
+
+
 def build_cases(div: int, seed: int = 0):
     """Yield one :class:`Case` at a time (the inputs of one case are freed before the next)."""
     rng = np.random.default_rng(seed)
     n_ce, c_ce = 8192 // div, 1000
     n_emb, d_emb = 65536 // div, 128
     n_elem = 2**22 // div
-    n_mse = 2**24 // div
     dice_shape = (max(16 // div, 1), 4, 256, 256)
     mean = dict(reduction="mean")
 
@@ -162,10 +179,6 @@ def build_cases(div: int, seed: int = 0):
                lambda x, q, w: F.cross_entropy(x, q, weight=w, label_smoothing=0.1, **mean))
     del x, t, q
 
-    yield Case("mse", f"2^{int(np.log2(n_mse))}", "F.mse_loss",
-               [rng.standard_normal(n_mse), rng.standard_normal(n_mse)],
-               lambda x, y: refimpl.mse(x, y, **mean), lambda x, y: F.mse_loss(x, y, **mean))
-
     emb_size = f"{n_emb}x{d_emb}"
     yield Case("triplet_margin (p=2)", emb_size, "F.triplet_margin_loss",
                [rng.standard_normal((n_emb, d_emb)) for _ in range(3)],
@@ -183,26 +196,7 @@ def build_cases(div: int, seed: int = 0):
                lambda a, b, y: torch_contrastive(a, b, y))
 
     el_size = f"2^{int(np.log2(n_elem))}"
-    yield Case("bce", el_size, "F.binary_cross_entropy",
-               [rng.uniform(1e-3, 1 - 1e-3, n_elem), rng.random(n_elem)],
-               lambda x, t: refimpl.bce(x, t, **mean), lambda x, t: F.binary_cross_entropy(x, t, **mean))
-    yield Case("bce_with_logits", el_size, "F.binary_cross_entropy_with_logits",
-               [3.0 * rng.standard_normal(n_elem), rng.random(n_elem)],
-               lambda x, t: refimpl.bce_with_logits(x, t, **mean),
-               lambda x, t: F.binary_cross_entropy_with_logits(x, t, **mean))
-    yield Case("kl_div", el_size, "F.kl_div",
-               [np.log(rng.uniform(1e-6, 1.0, n_elem)), rng.random(n_elem)],
-               lambda x, t: refimpl.kl_div(x, t, **mean), lambda x, t: F.kl_div(x, t, **mean))
-    yield Case("huber", el_size, "F.huber_loss",
-               [2.0 * rng.standard_normal(n_elem), 2.0 * rng.standard_normal(n_elem)],
-               lambda x, y: refimpl.huber(x, y, **mean), lambda x, y: F.huber_loss(x, y, **mean))
-    yield Case("smooth_l1", el_size, "F.smooth_l1_loss",
-               [2.0 * rng.standard_normal(n_elem), 2.0 * rng.standard_normal(n_elem)],
-               lambda x, y: refimpl.smooth_l1(x, y, **mean), lambda x, y: F.smooth_l1_loss(x, y, **mean))
-    yield Case("hinge_embedding", el_size, "F.hinge_embedding_loss",
-               [rng.standard_normal(n_elem), _pm1(rng, n_elem)],
-               lambda x, y: refimpl.hinge_embedding(x, y, **mean),
-               lambda x, y: F.hinge_embedding_loss(x, y, **mean))
+    yield from elementwise_cases(rng, n_elem, el_size)
     yield Case("focal", el_size, "transcription of torchvision sigmoid_focal_loss",
                [3.0 * rng.standard_normal(n_elem), (rng.random(n_elem) < 0.3).astype(np.float64)],
                lambda x, t: refimpl.focal(x, t, **mean), lambda x, t: torch_focal(x, t))

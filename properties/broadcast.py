@@ -1,55 +1,18 @@
 """Broadcasting as each loss's contract says: which argument shapes torch 2.13 accepts, which it
 refuses, where it warns -- and the strategy step that draws broadcastable shape pairs.
 
-**The contracts** (measured on torch 2.13.0+cpu, ``F.<loss>(input, target, reduction='none')`` with
-the target of one shape against an input of another; "broadcast" = ``torch.broadcast_tensors``
-rules, output of the broadcast shape):
-
-=================================  ==========================================================  ==============================
-loss                               input vs target of another shape                            weight / pos_weight
-=================================  ==========================================================  ==============================
-mse_loss, l1_loss, huber_loss,     broadcast, both ways ((3,4)/(3,1), (3,1)/(1,4), (4,)/(3,4),  weight: exactly input's shape,
-smooth_l1_loss                     ()/(3,4), (3,4)/(1,3,4) -> (1,3,4)), with a ``UserWarning``  else ``ValueError: Weights and
-                                   "Using a target size (torch.Size([3, 1])) that is           input must have the same
-                                   different to the input size (torch.Size([3, 4])). This      size.`` (so with a broadcast
-                                   will likely lead to incorrect results due to broadcasting.  target, mse's weighted 'mean'
-                                   Please ensure they have the same size." (also before the    is sum(w r^2) over the
-                                   ``RuntimeError`` of a non-broadcastable pair)               broadcast terms / sum(w) over
-                                                                                               input's shape; huber's is the
-                                                                                               mean over the broadcast terms)
-kl_div                             broadcast, both ways, **silently** (no warning)             --
-hinge_embedding_loss               broadcast, both ways, silently                              --
-binary_cross_entropy               refused: ``ValueError: Using a target size (...) that is    weight: broadcast to input's
-                                   different to the input size (...) is deprecated. Please     shape ((C,), (N,1), () ...);
-                                   ensure they have the same size.``                           a weight with more dims:
-                                                                                               ``RuntimeError``
-binary_cross_entropy_with_logits   refused: ``ValueError: Target size (...) must be the same   weight and pos_weight: broadcast
-(torchvision sigmoid_focal_loss:   as input size (...)``                                       to input's shape, as BCE's
-built on it, refuses likewise)
-cosine_embedding_loss              input1/input2 (N,D) rows broadcast ((1,D) against (N,D));   --
-                                   a target (1,) broadcasts over N; a rank mismatch
-                                   ((N,D) vs (D,), a 0-d target with (N,D)) is a RuntimeError
-triplet_margin_loss                anchor/positive/negative broadcast within one rank ((1,D),  --
-                                   even (N,1) against (N,D)); different ranks: RuntimeError
-cross_entropy                      index target (N,) exactly; probability targets exactly      weight: exactly (C,), else
-                                   input's shape ((N,1) or (1,C): RuntimeError/ValueError)     ``RuntimeError: weight tensor
-                                                                                               should be defined either for
-                                                                                               all C classes or no classes``
-=================================  ==========================================================  ==============================
-
-So the strategies of mse, huber, smooth_l1, kl_div and hinge_embedding draw broadcast pairs
-(:func:`broadcast_pair`, ``BROADCAST_SHARE`` of the cases), the references compute on the broadcast
-shape (``refimpl._common.broadcast_pair``: their mean divides by the broadcast count, their gradients
-sum back to each argument's shape, ``refimpl.grad._common.sum_to_shape``), and the tolerance model
-sees the broadcast terms (its reduction depth counts them).  The BCE losses' refusal of a broadcastable
-target (and mse's of a weight of another shape) is a bad-input row with torch's exact message
-(``properties.bad_inputs``); torch's warning is asserted by ``tests/test_broadcast.py`` and filtered
-in the suite's own runs (pyproject / ``properties.cli.INI``: torch's warning on the contract's own
-input is no finding).  A plug-in that refuses a broadcast pair raises on valid input: a finding (the
-contract broadcasts), like any other refusal of a valid case.
-
-The embedding losses' row broadcasting and BCE's weight broadcasting beyond (C,) / full shape are
-recorded here but not yet drawn.
+Each unit records its loss's contract in ``LossSpec.broadcast`` (measured on torch 2.13.0+cpu,
+``F.<loss>(input, target, reduction='none')`` with arguments of different shapes; the table of what
+each torch function does, weights included: docs/broadcasting.md): "warns" or "silent" (broadcast
+by ``torch.broadcast_tensors`` rules, output of the broadcast shape), ``("refuses", message)``, or
+None (row and class layouts, not broadcast pairs).  The strategies of the losses that broadcast draw
+broadcast pairs (:func:`broadcast_pair`, ``BROADCAST_SHARE`` of the cases), the references compute on
+the broadcast shape (``refimpl._common.broadcast_pair``: their mean divides by the broadcast count,
+their gradients sum back to each argument's shape, ``refimpl.grad._common.sum_to_shape``), and the
+tolerance model sees the broadcast terms.  A refusal of a broadcastable target is a bad-input row with
+torch's exact message (``properties.bad_inputs``); torch's warning is asserted by
+``tests/test_broadcast.py`` and filtered in the suite's own runs (pyproject / ``properties.cli.INI``).
+A plug-in that refuses a broadcast pair raises on valid input: a finding (the contract broadcasts).
 """
 
 from __future__ import annotations
@@ -85,7 +48,7 @@ def __getattr__(name: str):
 #: the shapes for one of four values of an integer -- the one Hypothesis shrinks to, so a failure that
 #: does not need a broadcast pair shrinks to one shape -- which Hypothesis's preference for that simplest
 #: choice (0 in 55 % of the draws, measured) and its repeated examples make 21-51 % broadcast pairs
-#: (100 derandomized cases per variant, float64; mse plain 21 %, hinge_embedding distances 51 %)
+#: (100 derandomized cases per variant, float64: 21 % to 51 % of the cases, by loss and variant)
 BROADCAST_SHARE = 1 / 5
 
 #: how the two shapes of a broadcast pair relate to the broadcast shape S:

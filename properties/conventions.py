@@ -32,8 +32,8 @@ Conventions (they change the expected values):
     format (``LossSpec.fmt``); the output dtype must still be the input's.  gradcheck (float64
     finite differences) is not applicable.
 ``targets=01``
-    Losses with +-1 labels (``LossSpec.label_args``: hinge_embedding, cosine_embedding,
-    contrastive) take 0/1 labels: every call maps -1 -> 0 (and an invalid 0 -> -1, so an invalid
+    Losses with +-1 labels (``LossSpec.label_args``: the hinge, cosine and contrastive embedding
+    losses) take 0/1 labels: every call maps -1 -> 0 (and an invalid 0 -> -1, so an invalid
     label stays invalid: the bad-input checks still apply).  The reproductions show the mapping.
 ``fixed:PARAM=VALUE``
     The plug-in has no PARAM and behaves as if PARAM=VALUE always (Dice without numerator
@@ -52,7 +52,7 @@ API limits (they restrict the inputs; outside one, the plug-in must raise):
     cross_entropy refuses label_smoothing = 1 (the contract's domain is [0, 1]).
 ``shapes=equal``
     No broadcasting: the tensor arguments of one call have one shape (losses whose contract
-    broadcasts: mse, huber, smooth_l1, kl_div, hinge_embedding).
+    broadcasts, ``LossSpec.broadcast``: the elementwise regression losses, KL and hinge).
 ``tied:A=B``
     One constant for two parameters (Dice ``tied:smooth_dr=smooth_nr``): cases are drawn with
     A equal to B, the plug-in is called without A; a case with A != B is outside the limit.
@@ -251,8 +251,10 @@ class ComputeDtype(Entry):
 class Targets01(Entry):
     def parse(self, value, spec, params):
         if not spec.label_args:
-            raise ConventionError(f"targets=01 applies to the losses with +-1 labels (hinge_embedding, "
-                                  f"cosine_embedding, contrastive), not {spec.name}")
+            from .specs import SPECS
+
+            raise ConventionError(f"targets=01 applies to the losses with +-1 labels "
+                                  f"({', '.join(n for n, s in SPECS.items() if s.label_args)}), not {spec.name}")
         return tuple((spec.arg_names.index(n), n) for n in spec.label_args)
 
     def map_args(self, spec, value, args):
@@ -360,8 +362,10 @@ class TargetKind(Entry):
 class BatchRequired(Entry):
     def parse(self, value, spec, params):
         if spec.event_dims < 1:
+            from .specs import SPECS
+
             raise ConventionError(f"batch=required applies to losses whose input has a sample dimension "
-                                  f"(cross_entropy, triplet_margin, cosine_embedding, contrastive), not {spec.name}")
+                                  f"({', '.join(n for n, s in SPECS.items() if s.event_dims)}), not {spec.name}")
         return None
 
     def excludes(self, spec, value, case):
@@ -379,8 +383,8 @@ class BatchRequired(Entry):
 
 
 class EqualShapes(Entry):
-    """shapes=equal: no broadcasting (the contract broadcasts the arguments of mse, huber, smooth_l1,
-    kl_div and hinge_embedding, as torch does; Keras and many hand-written losses refuse other shapes)."""
+    """shapes=equal: no broadcasting (the contract broadcasts the arguments of the losses whose
+    ``LossSpec.broadcast`` says so, as torch does; Keras and many hand-written losses refuse other shapes)."""
 
     def parse(self, value, spec, params):
         from .broadcast import BROADCASTS

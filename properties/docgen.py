@@ -10,7 +10,6 @@ what this module computes.  Regenerate with ``python3 -m properties.docgen``.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections import Counter
 from pathlib import Path

@@ -19,7 +19,7 @@ from hypothesis import given, settings, strategies as st
 from properties import tally
 from properties.agreement import ContractBreach
 from properties.conventions import limits, outside_subject, refusal
-from properties.diagnosis import guarded, headline, is_raise, script, shown_output
+from properties.diagnosis import headline, is_raise, run_subject, script, shown_output
 from properties.fit import fitted
 from properties.formats import FORMATS
 from properties.specs import SPECS

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 from hypothesis import strategies as st
 
 from ..agreement import ContractBreach

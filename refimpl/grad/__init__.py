@@ -14,7 +14,7 @@ floating tensor the loss is a differentiable function of, positional or keyword 
 weights too (``weight``, ``pos_weight``: a learnt or data-dependent weighting back-propagates
 into them), targets wherever they are real numbers (regression targets, probability targets,
 soft labels, Dice's target).  Not differentiated: class indices (integers) and the +-1 labels
-of hinge_embedding / cosine_embedding / contrastive (the loss is piecewise constant in them:
+of the hinge, cosine and contrastive embedding losses (the loss is piecewise constant in them:
 only +-1 is admitted).  Where torch 2.13 refuses an argument (BCE's and BCE-with-logits'
 weights, cross_entropy's class weight with index targets) the gradient is still defined
 here; the refusal is a recorded known deviation (properties/known_deviations.toml).
