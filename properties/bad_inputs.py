@@ -2,7 +2,7 @@
 
 Each row changes one thing in a small valid call of the loss (``VALID``): a wrong
 reduction string, mismatched shapes, a class index out of range, a parameter
-outside its domain ...  The test (``tests/test_bad_inputs.py``) checks, for every
+outside its domain ...  The test (``tests/gate/test_bad_inputs.py``) checks, for every
 implementation under test, that the valid call succeeds and the changed one
 raises -- for torch, the exception type torch raises (``torch_raises``); for the
 reference, a ``ValueError`` whose message contains ``message``.  Where torch

@@ -3,13 +3,13 @@
 ``lossproof audit ...`` is ``properties.audit`` (its module docstring lists the options).
 
 ``lossproof gate --impl LOSS=MODULE:ATTR [--impl ...] [PYTEST ARGS...]`` runs the installed
-suite (the ``tests/`` directory of this project, shipped in the wheel as the package
-``lossproof_tests``) against the named implementations: exactly ``pytest --impl ...`` in a
+suite (the gate's test modules, ``tests/gate/`` of this project, shipped in the wheel as the
+package ``lossproof_tests``; the project's self-tests are not installed) against the named implementations: exactly ``pytest --impl ...`` in a
 checkout of this repository, usable from any other repository once lossproof is installed.
 The current directory is importable (``MODULE`` is imported as Python would); any other argument
 is passed to pytest (``-x``, ``-k``, ``--hypothesis-profile=ci``, ``--impl-timeout``, ``-q`` ...).
 
-The suite always runs as the package ``lossproof_tests`` (a checkout's ``tests/`` through a
+The suite always runs as the package ``lossproof_tests`` (a checkout's ``tests/gate/`` through a
 temporary link of that name) and imports its helpers relatively, so a user's own ``tests``
 package, ``matrix.py`` or ``mutants.py`` cannot shadow them.
 
@@ -70,12 +70,12 @@ class HarnessError(Exception):
 
 
 def suite_dir() -> Path:
-    """Where the suite's test modules are: the installed ``lossproof_tests`` package, else the
-    ``tests/`` directory beside ``properties/`` (a checkout)."""
+    """Where the gate's test modules are: the installed ``lossproof_tests`` package, else the
+    ``tests/gate/`` directory beside ``properties/`` (a checkout)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is not None and spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0])
-    here = Path(__file__).resolve().parents[1] / "tests"
+    here = Path(__file__).resolve().parents[1] / "tests" / "gate"
     if here.is_dir():
         return here
     raise HarnessError(f"the test suite is not installed (no {PACKAGE} package, no tests/ checkout)")
@@ -83,7 +83,7 @@ def suite_dir() -> Path:
 
 def _as_package(tests: Path, tmp: Path) -> Path:
     """``tests`` as a directory named ``lossproof_tests``: itself when installed, else (a checkout's
-    ``tests/``) a link of that name in ``tmp``, so that pytest imports ``lossproof_tests.test_x``."""
+    ``tests/gate/``) a link of that name in ``tmp``, so that pytest imports ``lossproof_tests.test_x``."""
     if tests.name == PACKAGE:
         return tests
     link = tmp / PACKAGE

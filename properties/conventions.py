@@ -6,7 +6,7 @@ only, no unbatched input).  A plug-in may *declare* such choices from the fixed 
 the checks then compare it with the reference *under* what it declared, and anything it does
 not declare stays a finding.  A declaration never licenses a wrong value: a **convention**
 changes what the right value is (and the reference computes that value), an **API limit**
-removes inputs from what is checked -- and ``tests/test_declared_limits.py`` checks that every
+removes inputs from what is checked -- and ``tests/gate/test_declared_limits.py`` checks that every
 input outside a declared limit is refused with an error, not answered.
 
 Vocabulary (``NAME[=VALUE]``; a usage error for anything else):
@@ -679,7 +679,7 @@ def limits(declared) -> tuple[Declared, ...]:
 
 
 def outside_subject(subject, limit: Declared):
-    """``subject`` as called on a case outside ``limit`` (``tests/test_declared_limits.py``): the
+    """``subject`` as called on a case outside ``limit`` (``tests/gate/test_declared_limits.py``): the
     parameter a ``tied:`` limit takes out of every call is passed, the other declarations stay."""
     if not limit.hidden:
         return subject

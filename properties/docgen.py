@@ -61,7 +61,7 @@ def invariants() -> str:
             for loss, invs in INVARIANTS.items() for inv in invs]
     intro = (f"# Invariants ({len(rows)})\n\n"
              "Declared in each loss's unit (`properties/specs/<loss>.py`, `INVARIANTS`) on the forms of `properties/invariants/kinds.py`; "
-             "run by `tests/test_invariants.py` against every implementation under test; each shown able to "
+             "run by `tests/gate/test_invariants.py` against every implementation under test; each shown able to "
              "fail by `tests/test_invariants_can_fail.py`.  See [../invariants.md](../invariants.md).\n\n")
     return HEADER + intro + _table(["loss", "invariant", "statement", "holds when"], rows)
 

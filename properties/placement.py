@@ -32,7 +32,7 @@ whose values select a branch (all targets ignored, no positive pixel) has no suc
   and reported by the gate (``properties.tally.reject``), neither a finding nor a pass.
 
 The torch built-ins of every loss in torch 2.13 run on ``meta`` (forward and backward, every
-variant, reduction and batch shape drawn: none is not applicable, tests/test_placement.py); the
+variant, reduction and batch shape drawn: none is not applicable, tests/gate/test_placement.py); the
 Keras adapters do not place their result on the input's device (known deviation
 ``keras_meta_input_moved_to_keras_device``, keras-team/keras#21052).
 """

@@ -5,7 +5,7 @@
 positional, parameters by keyword -- or an ``nn.Module`` subclass, which is constructed with
 the parameters as keyword arguments, moved to the first tensor's device and called with the
 tensors.  Loading never raises for a broken plug-in: the subject carries a one-line diagnosis
-(``Subject.broken``) that ``tests/test_gate.py`` reports as a failure.
+(``Subject.broken``) that ``tests/gate/test_gate.py`` reports as a failure.
 
 A plug-in may declare conventions and API limits (``properties.conventions``): an attribute
 ``lossproof_conventions`` of the function or class, ``--convention LOSS=NAME[=VALUE]`` on the

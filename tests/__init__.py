@@ -1,4 +1,4 @@
-"""The suite's test modules, a package so that they import their helpers (``matrix``, ``mutants``,
-``invariant_mutants``) relatively: ``tests.matrix`` in a checkout, ``lossproof_tests.matrix`` once
-installed -- never a user's own ``matrix.py`` on ``sys.path`` (``lossproof gate`` puts the current
-directory first)."""
+"""The project's self-tests (the references against mpmath, the catalogue meta-test, the audit, the
+CLI, the checks' can-fail tests), a package so that they import their helpers (``mutants``,
+``invariant_mutants``, ``catalogue``) relatively.  The gate's own test modules are the subpackage
+``tests.gate`` (installed as ``lossproof_tests``); these are not installed."""

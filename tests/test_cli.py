@@ -104,16 +104,17 @@ def test_user_modules_named_like_the_suites_helpers_do_not_shadow_them(tmp_path)
 
 
 @pytest.mark.parametrize("x", [[], ["-x"]], ids=["plain", "-x"])
-def test_a_suite_module_that_cannot_be_collected_is_a_harness_error(tmp_path, x):
-    """A user's module shadowing a dependency the suite imports while collecting (here ``mpmath``,
-    imported by ``test_reference_exact``) breaks a suite module: exit 3 with a one-line diagnosis,
-    never pytest's 1 (which ``-x`` gives a collection error) or 2."""
-    files = {"mpmath.py": 'raise RuntimeError("not the real mpmath")\n'}
+def test_a_user_module_shadowing_a_dependency_is_a_harness_error(tmp_path, x):
+    """A user's module shadowing a dependency the suite imports (here ``scipy``, which the references
+    import; the current directory is first on the path) breaks the suite: exit 3 with a one-line
+    diagnosis naming the module, never pytest's 1 (which ``-x`` gives a collection error) or 2.  (A
+    suite module that does not import: ``test_a_broken_suite_install_is_a_harness_error``.)"""
+    files = {"scipy.py": 'raise RuntimeError("not the real scipy")\n'}
     run = _gate(tmp_path, "--impl", "mse=userlosses:mse", "-q", *x, "-k", "test_mse and float64 and plain",
                 module=MSE, files=files)
     assert run.returncode == 3, run.stdout[-3000:] + run.stderr[-2000:]
     line = _diagnosis(run)
-    assert "harness error" in line and "RuntimeError: not the real mpmath" in line and "mpmath.py" in line, line
+    assert "harness error" in line and "RuntimeError: not the real scipy" in line and "scipy.py" in line, line
 
 
 def test_a_broken_suite_install_is_a_harness_error(tmp_path):
@@ -167,16 +168,18 @@ def test_a_plugin_that_does_not_load_never_passes_even_when_k_leaves_out_its_loa
 
 
 def test_the_wheel_ships_every_package_and_data_file_the_gate_needs():
-    """pyproject's explicit package list (``lossproof_tests`` = tests/, its catalogue, properties,
-    refimpl and their subpackages) covers every directory of Python modules, and package-data every
-    other file there (known_deviations.toml, the audit schema)."""
+    """pyproject's explicit package list (``lossproof_tests`` = tests/gate/, properties, refimpl and
+    their subpackages) covers every directory of Python modules the gate runs, and package-data every
+    other file there (known_deviations.toml, the audit schema); the project's self-tests (the rest of
+    tests/, its catalogue) are not shipped."""
     import tomllib
 
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     dirs = {name: ROOT / setup.get("package-dir", {}).get(name, name.replace(".", "/")) for name in setup["packages"]}
-    assert (ROOT / "tests" / "__init__.py").is_file() and dirs["lossproof_tests"] == ROOT / "tests"
+    assert (ROOT / "tests" / "gate" / "__init__.py").is_file() and dirs["lossproof_tests"] == ROOT / "tests" / "gate"
     shipped = {d.resolve() for d in dirs.values()}
-    for top in ("properties", "refimpl", "tests"):
+    assert (ROOT / "tests").resolve() not in shipped and (ROOT / "tests" / "catalogue").resolve() not in shipped
+    for top in ("properties", "refimpl", "tests/gate"):
         for py in (ROOT / top).rglob("*.py"):
             assert py.parent.resolve() in shipped, f"{py.parent.relative_to(ROOT)} is not in [tool.setuptools] packages"
     data = {f for name, patterns in setup.get("package-data", {}).items() for pattern in patterns

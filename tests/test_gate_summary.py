@@ -6,7 +6,7 @@
     family ran (> 0 in every one: a lacking parameter is held at its default, not skipped) and
     the verdict.  :func:`summary_problems` is the check; it is also shown to reject the same output
     with the summary, a family's line or its examples cut out, so this test fails if they go missing;
-(b) the "allowed known deviation" path (``tests/matrix.py`` ``check_with_known``, and the
+(b) the "allowed known deviation" path (``tests/gate/matrix.py`` ``check_with_known``, and the
     finite-gradient test): a plug-in that shows a recorded deviation as torch does gets an xfail
     "allowed: recorded known deviation ...", and a plug-in that fails such a row in another way
     is not excused.
@@ -139,7 +139,7 @@ def test_known_deviation_excuses_only_its_dtypes(runs):
     at 0/1) fails the same row in float64, float32 and bfloat16."""
     result = runs["different"]
     failed = _outcomes(result, "FAILED")
-    want = {f"tests/test_gradients.py::test_gradient_finite_at_extremes[bce-impl-{d}-cpu-probabilities_0_and_1]"
+    want = {f"tests/gate/test_gradients.py::test_gradient_finite_at_extremes[bce-impl-{d}-cpu-probabilities_0_and_1]"
             for d in ("float64", "float32", "bfloat16")}
     assert want <= set(failed), f"not failed: {sorted(want - set(failed))}{_context(result)}"
     assert result.returncode == 1

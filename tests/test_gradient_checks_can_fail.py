@@ -1,6 +1,6 @@
 """Each gradient check fails on a deliberately wrong implementation (a wrong backward, a
 gradient off by 128 u, a NaN-producing stabiliser, a gradient outside the subdifferential),
-while the torch built-in passes it (tests/test_gradients.py)."""
+while the torch built-in passes it (tests/gate/test_gradients.py)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def test_gate_verdict_findings_and_coverage_are_merged_from_the_workers(runs):
 
 def test_self_test_summaries_come_back_from_the_workers():
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-           "tests/test_reference_exact.py", "tests/test_agreement.py", "-k", "hinge_embedding and not cuda"]
+           "tests/test_reference_exact.py", "tests/gate/test_agreement.py", "-k", "hinge_embedding and not cuda"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=400)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]

@@ -1,5 +1,5 @@
 """The references never modify the arrays they are given.  (That they refuse invalid
-calls with a ValueError naming the problem is tests/test_bad_inputs.py, from the
+calls with a ValueError naming the problem is tests/gate/test_bad_inputs.py, from the
 bad-input tables in properties/bad_inputs.py.)"""
 
 from __future__ import annotations

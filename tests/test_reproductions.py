@@ -131,8 +131,8 @@ TARGETS = [
            r"raises on valid input: RuntimeError: "),
 ]
 
-FILES = ["tests/test_agreement.py", "tests/test_edge_cases.py", "tests/test_gradients.py", "tests/test_invariants.py",
-         "tests/test_bad_inputs.py"]
+FILES = ["tests/gate/test_agreement.py", "tests/gate/test_edge_cases.py", "tests/gate/test_gradients.py", "tests/gate/test_invariants.py",
+         "tests/gate/test_bad_inputs.py"]
 
 #: the phrases a diagnosis starts with (the first line's fixed form)
 PHRASES = ("raises on valid input: ", "hangs: ", "mutates its inputs: ", "returned a ", "returned dtype ",

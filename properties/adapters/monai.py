@@ -41,7 +41,7 @@ f viewed as (B, C, 1, ..., 1) -- (C, 1, ..., 1) with batch=True (MONAI issue #31
 PR #3025) --: the adapter reshapes it to the contract's (B, C) / (C,).  Every dtype (DiceLoss
 keeps the input's dtype), soft and hard targets.
 
-Gradients: two recorded known deviations fail tests/test_gradients.py's random comparison
+Gradients: two recorded known deviations fail tests/gate/test_gradients.py's random comparison
 (which has no per-case known-failure hook; the subjects are not narrowed to hide them):
 ``monai_dice_squared_pred_gradient_cancellation`` (squared_pred=True: the intersection
 (|p|^2 + |g|^2 - |p - g|^2) / 2 of PR #8138 has an accurate value but a gradient that cancels

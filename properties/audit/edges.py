@@ -5,7 +5,7 @@ is finite there.
 
 A row with a fixed input is evaluated on it; a row with a generated input on the first input
 Hypothesis draws for it with the audit's seed (the simplest one: Hypothesis starts from the
-minimal example) inside the dtype's comparable domain, as ``tests/test_edge_cases.py`` does.
+minimal example) inside the dtype's comparable domain, as ``tests/gate/test_edge_cases.py`` does.
 The gradient is that of the summed output with respect to the floating positional inputs, at
 the row's values in the default (contiguous) layout.
 """

@@ -132,7 +132,7 @@ def _over_bound_section(audit) -> list[str]:
         return ["No element exceeded the tolerance model's bound, none was non-finite where the reference is "
                 "finite, and no subject raised on a valid input or otherwise broke its contract."]
     out = ["The inputs below are the ones the audit met, not minimal ones: the tests shrink a failure to a "
-           "minimal input (`python3 -m pytest tests/test_agreement.py -k \"LOSS and DTYPE\"` for the built-ins and "
+           "minimal input (`python3 -m pytest tests/gate/test_agreement.py -k \"LOSS and DTYPE\"` for the built-ins and "
            "adapters, `lossproof gate --impl LOSS=MODULE:ATTR` for yours).", ""]
     for m in bad[:20]:
         w = m["worst_vs_bound"]

@@ -1,5 +1,5 @@
 """Edge-case tables: one list of :class:`EdgeCase` rows per loss, run by one parametrized
-test (``tests/test_edge_cases.py``) against every implementation under test and the reference.
+test (``tests/gate/test_edge_cases.py``) against every implementation under test and the reference.
 
 ``EDGE_CASES[loss]`` = the rows every loss gets (``generic``: empty batch, NaN,
 subnormals, memory layouts) + every edge condition crossed with every parameter variant
@@ -42,7 +42,7 @@ def __getattr__(name: str):
 
 def edge_variant_pairs(loss: str) -> list[tuple[str, str]]:
     """The (edge condition, parameter variant) pairs the edge-case table of ``loss`` reaches (each
-    pair a row: the coverage table; tests/test_edge_cases.py: every pair the contract allows)."""
+    pair a row: the coverage table; tests/gate/test_edge_cases.py: every pair the contract allows)."""
     from . import EDGE_CASES
 
     return sorted(set(_pairs(EDGE_CASES[loss])))

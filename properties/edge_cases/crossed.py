@@ -11,7 +11,7 @@ batch under class weights: the combinations where masked and reduced losses brea
 
 Each (condition, variant) pair the contract allows is one row ``<condition>+<variant>`` of the
 loss's edge-case table (the variant is in the test id, the reduction is drawn): one row per pair,
-so every pair is reached in every run (``edge_variant_pairs``; tests/test_edge_cases.py measures
+so every pair is reached in every run (``edge_variant_pairs``; tests/gate/test_edge_cases.py measures
 it).  The pair (condition, first variant) of a condition that a generic row already reaches
 (``nan_propagates``, ``empty_batch-<reduction>``) is that row.
 

@@ -1,6 +1,6 @@
 """Invariants: mathematical relations each loss satisfies, declared once per loss
 (``INVARIANTS`` in its unit, ``properties/specs/<loss>.py``, on the forms of ``kinds`` and the
-helpers of ``tables``) and run by one parametrized test (``tests/test_invariants.py``) on every
+helpers of ``tables``) and run by one parametrized test (``tests/gate/test_invariants.py``) on every
 implementation under test -- torch built-ins (every dtype and device) and the reference
 (float64) -- with the tolerance derived from the model's bounds of each side (``core``).
 An invariant the reference breaks is a bug in the reference or in the invariant.

@@ -1,5 +1,5 @@
 """Plug-ins that follow a declared convention or API limit (``properties.conventions``), for
-``tests/test_conventions.py`` and ``tests/test_declared_limits.py``.
+``tests/test_conventions.py`` and ``tests/gate/test_declared_limits.py``.
 
 Each vocabulary entry has an implementation that *follows* it (correct under it, a finding without
 the declaration: ``NAME``), the same one *declaring* it with the ``lossproof_conventions``

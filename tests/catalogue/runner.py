@@ -104,8 +104,14 @@ class GateResult:
         return f"exit status {self.returncode} ({EXIT_MEANING.get(self.returncode, 'unknown')})"
 
 
+#: the gate's test modules (the rest of tests/ is the project's self-tests: a gate run deselects them)
+GATE = "tests/gate"
+
+
 def gate_command(impl_options, extra_args=()) -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra_args]
+    """``pytest --impl ...`` on the gate's modules (``extra_args`` naming test files or ids: those)."""
+    named = any(not a.startswith("-") and (a.endswith(".py") or ".py::" in a) for a in extra_args)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra_args, *(() if named else (GATE,))]
     for option in impl_options:
         cmd += ["--impl", option]
     return cmd
@@ -151,7 +157,7 @@ _PLUGIN_NAME = re.compile(r"(?:\[|-)(impl\d*)(?=-|\])")
 
 
 def plugin_name(test_id: str) -> str | None:
-    """``"tests/test_edge_cases.py::test_edge_mse[impl2-float32-cpu-nan]"`` -> ``"impl2"``."""
+    """``"tests/gate/test_edge_cases.py::test_edge_mse[impl2-float32-cpu-nan]"`` -> ``"impl2"``."""
     params = test_id.partition("[")[2]
     m = _PLUGIN_NAME.search("[" + params) if params else None
     return m.group(1) if m else None
