@@ -1,5 +1,5 @@
 """Every invariant can fail: the reference (a correct implementation) meets it, and the deliberately
-wrong implementation mapped to it (``tests/invariant_mutants.py``) is caught by it, with a violation
+wrong implementation mapped to it (its unit's ``INVARIANT_MUTANTS``, else ``tests/invariant_mutants.py``) is caught by it, with a violation
 clearly above the tolerance (violation / allowed >= ``CLEARLY``)."""
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def test_every_invariant_has_a_mutant():
 @pytest.mark.parametrize("inv", ALL, ids=[inv.id for inv in ALL])
 def test_invariant_can_fail(inv):
     spec = SPECS[inv.loss]
-    name = mutant_for(inv)
-    bad = mutant(spec, name)
+    found = mutant_for(inv)
+    name, bad = found[0], mutant(spec, found)
     ref = reference_subject(spec)
     dtype = DTYPES.get(inv.id, "float64")
     fmt = FORMATS[dtype]

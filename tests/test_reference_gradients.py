@@ -66,215 +66,21 @@ from hypothesis.extra import numpy as hnp
 
 import refimpl.grad as RG
 from properties.formats import FLOAT64
-from properties.specs import SPECS
+from properties import finite_differences as FD
+from properties.specs import SPECS, UNITS
 from properties.tolerance import bound
-from refimpl.cross_entropy import _class_axis
-from refimpl.triplet_margin import _shifted_difference, pairwise_distance
 
 U64 = FLOAT64.u
-H0 = np.finfo(np.float64).eps ** (1.0 / 3.0)
 #: elements differenced per argument and reduction (chosen by Hypothesis)
 MAX_ELEMENTS = 4
 STENCIL = (-2, -1, 1, 2)
 SIGNATURE_POINTS = (-4, -2, -1, 1, 2, 4)
 
 
-# ---- per-loss knowledge of the test: step scale, kink signature, convention regions ----
+# ---- per-loss knowledge of the test: each unit's FINITE_DIFFERENCES (properties.finite_differences) ----
 
-def _rows_scale(case, arg):
-    """Largest magnitude in the element's row over all float arguments (embedding losses)."""
-    m = np.max([np.max(np.abs(v), axis=-1, keepdims=True) for v in case.args.values() if v.ndim == case.args[arg].ndim
-                and v.dtype.kind == "f"], axis=0)
-    return np.broadcast_to(np.maximum(m, 1.0), case.args[arg].shape)
-
-
-def _cosine_scale(case, arg):
-    """cos is homogeneous in each vector but for EPS: |a|^2 + EPS sets the scale of a's row."""
-    v = case.args[arg]
-    return np.broadcast_to(np.sqrt(np.sum(v * v, axis=-1, keepdims=True) + 1e-12), v.shape)
-
-
-def _partner_scale(case, arg):
-    x, y = case.args["input"], case.args["target"]
-    return np.maximum(np.maximum(np.abs(x), np.abs(y)), 1.0)
-
-
-def _ce_step(case, arg):
-    """Softmax depends on logit differences with a unit curvature scale, and the reference's
-    rounding is ~u |x|: the optimal step is eps^(1/3) max(1, |x|)^(1/3), at least 1024 ulps
-    of x (representable).  Probability targets enter linearly: any step."""
-    v = case.args[arg]
-    if arg == "target":
-        return H0 * np.maximum(np.abs(v), 1.0)
-    return np.maximum(H0 * np.cbrt(np.maximum(np.abs(v), 1.0)), 1024 * np.spacing(np.abs(v)))
-
-
-def _skip_ce(case, arg):
-    """A logit that matters (within ~50 of its row's maximum) with a step too coarse for the
-    unit curvature scale of softmax (huge logits: x +- h is not resolvable finely enough)."""
-    x = case.args["input"]
-    if arg != "input":
-        return np.zeros(case.args[arg].shape, dtype=bool)
-    h = _ce_step(case, arg)
-    live = np.max(x, axis=_class_axis(x), keepdims=True) - x < 50 + 8 * h
-    return live & (h > 1e-2)
-
-
-def _dice_groups(case):
-    p, g = case.args["input"], case.args["target"]
-    kw = case.kwargs
-    start = 0 if kw.get("include_background", True) or p.shape[1] == 1 else 1
-    axes = tuple(range(2, p.ndim)) + ((0,) if kw.get("batch", False) else ())
-    k = 2 if kw.get("squared_pred", False) else 1
-    den = np.sum(p[:, start:] ** k, axis=axes, keepdims=True) + np.sum(g[:, start:] ** k, axis=axes, keepdims=True)
-    return start, den + kw.get("smooth_dr", 1e-5)
-
-
-def _dice_scale(case, arg):
-    p = case.args["input"]
-    start, den = _dice_groups(case)
-    s = np.ones(p.shape)
-    s[:, start:] = np.maximum(np.abs(p[:, start:]), den)
-    return s
-
-
-def _hinge_scale(case, arg):
-    x = case.args["input"]
-    return np.maximum(np.maximum(np.abs(x), abs(case.kwargs.get("margin", 1.0))), 1.0)
-
-
-def _default_scale(case, arg):
-    return np.maximum(np.abs(case.args[arg]), 1.0)
-
-
-def _bce_step(case, arg):
-    """bce's input and target live in [0, 1]: a step relative to the distance to the nearer end."""
-    v = case.args[arg]
-    return H0 * np.minimum(v, 1.0 - v)
-
-
-def _focal_step(case, arg):
-    """Soft targets live in [0, 1] (the loss is not a focal loss outside: 1 - p_t < 0): a step
-    relative to the distance to the nearer end, as bce's; hard targets (0 / 1) are not differenced."""
-    return _bce_step(case, arg) if arg == "targets" else H0 * _default_scale(case, arg)
-
-
-def _kl_step(case, arg):
-    v = case.args[arg]
-    if arg == "target" and not case.kwargs.get("log_target", False):
-        return H0 * np.abs(v)  # t >= 0: relative step, t = 0 (boundary) is not differenced
-    return H0 * np.maximum(np.abs(v), 1.0)
-
-
-def _sig_none(case):
-    return np.zeros(0)
-
-
-def _pieces(r, knot):
-    """Which piece of a Huber-like function r is on: -1 (r < -knot), 0, 1 (r > knot); sign(r) for knot 0."""
-    return np.where(r > knot, 1.0, np.where(r < -knot, -1.0, 0.0)).ravel() if knot > 0 else np.sign(r).ravel()
-
-
-def _sig_huber(case):
-    return _pieces(case.args["input"] - case.args["target"], case.kwargs.get("delta", 1.0))
-
-
-def _sig_smooth_l1(case):
-    return _pieces(case.args["input"] - case.args["target"], case.kwargs.get("beta", 1.0))
-
-
-def _sig_bce(case):
-    x = case.args["input"]
-    with np.errstate(divide="ignore"):
-        return np.concatenate([(np.log(x) >= -100).ravel(), (np.log1p(-x) >= -100).ravel()]).astype(float)
-
-
-def _sig_hinge(case):
-    x, y = case.args["input"], case.args["target"]
-    return np.where(y == -1, np.sign(case.kwargs.get("margin", 1.0) - x), 0.0).ravel()
-
-
-def _sig_triplet(case):
-    a, p, n = (case.args[k] for k in ("anchor", "positive", "negative"))
-    kw = case.kwargs
-    pp, eps, m = float(kw.get("p", 2)), float(kw.get("eps", 1e-6)), kw.get("margin", 1.0)
-    d_ap, d_an, d_pn = (pairwise_distance(u, v, pp, eps) for u, v in ((a, p), (a, n), (p, n)))
-    d_neg = np.minimum(d_an, d_pn) if kw.get("swap", False) else d_an
-    parts = [np.sign(m + d_ap - d_neg), np.sign(d_an - d_pn) if kw.get("swap", False) else np.zeros(0)]
-    parts += [np.sign(_shifted_difference(u, v, eps)) for u, v in ((a, p), (a, n), (p, n))]
-    return np.concatenate([np.ravel(q) for q in parts])
-
-
-def _sig_cosine(case):
-    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
-    cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
-    return np.ravel(np.where(y == -1, np.sign(cos - case.kwargs.get("margin", 0.0)), 0.0))
-
-
-def _sig_contrastive(case):
-    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
-    v = a - b
-    gap = case.kwargs.get("margin", 1.0) - np.sqrt(np.sum(v * v, -1))
-    live = (y == -1) & (gap > 0)
-    return np.concatenate([np.ravel(np.where(y == -1, np.sign(gap), 0.0)), np.ravel(np.sign(v) * live[..., None])])
-
-
-def _skip_bce(case, arg):
-    """Torch's conventions, not derivatives (clamp_log=True): the EPSILON floor of x(1-x)
-    (input), the unclamped -logit (target) where the forward's log clamp at -100 is active."""
-    x = case.args["input"]
-    if not case.kwargs.get("clamp_log", SPECS["bce"].reference_kwargs.get("clamp_log", False)):
-        return np.zeros(case.args[arg].shape, dtype=bool)
-    if arg == "input":
-        return (x * (1 - x) < 1e-12 * (1 + 1e-6)) | (x == 0) | (x == 1)
-    with np.errstate(divide="ignore"):
-        return (np.log(x) < -100) | (np.log1p(-x) < -100)
-
-
-def _no_skip(case, arg):
-    return np.zeros(case.args[arg].shape, dtype=bool)
-
-
-def _term_elementwise(case, arg, idx):
-    return idx
-
-
-def _term_ce(case, arg, idx):
-    axis = _class_axis(case.args["input"])
-    return idx[:axis] + idx[axis + 1:]
-
-
-def _term_row(case, arg, idx):
-    return idx[:-1]
-
-
-def _term_dice(case, arg, idx):
-    start, _ = _dice_groups(case)
-    if idx[1] < start:
-        return None
-    return (idx[1] - start,) if case.kwargs.get("batch", False) else (idx[0], idx[1] - start)
-
-
-def _scaled(scale):
-    return lambda case, arg: H0 * scale(case, arg)
-
-
-#: loss -> (step(case, arg), signature(case), skip(case, arg), term index(case, arg, idx))
-KNOWLEDGE = {
-    "mse": (_scaled(_partner_scale), _sig_none, _no_skip, _term_elementwise),
-    "huber": (_scaled(_partner_scale), _sig_huber, _no_skip, _term_elementwise),
-    "smooth_l1": (_scaled(_partner_scale), _sig_smooth_l1, _no_skip, _term_elementwise),
-    "cross_entropy": (_ce_step, _sig_none, _skip_ce, _term_ce),
-    "bce": (_bce_step, _sig_bce, _skip_bce, _term_elementwise),
-    "bce_with_logits": (_scaled(_default_scale), _sig_none, _no_skip, _term_elementwise),
-    "focal": (_focal_step, _sig_none, _no_skip, _term_elementwise),
-    "kl_div": (_kl_step, _sig_none, _no_skip, _term_elementwise),
-    "hinge_embedding": (_scaled(_hinge_scale), _sig_hinge, _no_skip, _term_elementwise),
-    "triplet_margin": (_scaled(_rows_scale), _sig_triplet, _no_skip, _term_row),
-    "cosine_embedding": (_scaled(_cosine_scale), _sig_cosine, _no_skip, _term_row),
-    "contrastive": (_scaled(_rows_scale), _sig_contrastive, _no_skip, _term_row),
-    "dice": (_scaled(_dice_scale), _sig_none, _no_skip, _term_dice),
-}
+def _knowledge(loss):
+    return UNITS[loss].FINITE_DIFFERENCES
 
 
 # ---- the check -----------------------------------------------------------------------
@@ -293,7 +99,7 @@ def _with(case, arg, idx, value):
 
 
 def _weight_step(case, arg):
-    return H0 * np.abs(case.kwargs[arg])
+    return FD.H0 * np.abs(case.kwargs[arg])
 
 
 def _all_terms(case, arg, idx):
@@ -360,7 +166,8 @@ def _broadcast_arg(case, arg):
 def fd_comparisons(spec, case, arg, idx, grads, grad_outputs):
     """``{reduction: (|grad - D_h|, tol, D_h)}`` for one element, or None where the stencil
     crosses a kink or the element is a convention point."""
-    step, signature, skip, term_of = KNOWLEDGE[spec.name]
+    fd = _knowledge(spec.name)
+    step, signature, skip, term_of = fd.step, fd.signature, fd.skip, fd.term
     if arg in case.kwargs:
         step, skip, term_of = WEIGHT_KNOWLEDGE
     h = float(_max_to(step(case, arg), _array(case, arg).shape)[idx])
@@ -487,46 +294,9 @@ def test_default_grad_output(spec, variant, override, data):
 # ---- the tolerance rejects wrong gradients --------------------------------------------
 
 def _fixed_cases():
-    """One moderate, well-conditioned case per loss (O(1) values, no saturation), with the
-    parameters whose omission the 'dropped term' mutants simulate."""
-    r = np.random.default_rng(20240611)  # the same cases on every call
-    n = lambda *s: r.standard_normal(s)
-    u = lambda *s: r.uniform(0.05, 0.95, s)
-    from properties.cases import Case
-    return {
-        "mse": Case({"input": n(3, 4), "target": n(3, 4)}, {"weight": u(3, 4) * 3}),
-        "huber": Case({"input": n(3, 4), "target": n(3, 4)}, {"delta": 0.7, "weight": u(3, 4) * 3}),
-        "smooth_l1": Case({"input": n(3, 4), "target": n(3, 4)}, {"beta": 1.5}),
-        "cross_entropy": Case({"input": n(4, 5), "target": np.array([0, 3, 4, 1])},
-                              {"weight": u(5) * 2, "label_smoothing": 0.2, "ignore_index": 3}),
-        "bce": Case({"input": u(3, 4), "target": u(3, 4)}, {"weight": u(4) * 2}),
-        "bce_with_logits": Case({"input": n(3, 4) * 2, "target": u(3, 4)}, {"pos_weight": u(4) * 3, "weight": u(3, 1) * 2}),
-        "focal": Case({"inputs": n(3, 4) * 2, "targets": u(3, 4)}, {"alpha": 0.25, "gamma": 2.0}),
-        "kl_div": Case({"input": -u(3, 4) * 3, "target": u(3, 4)}, {"log_target": False}),
-        "hinge_embedding": Case({"input": u(3, 4), "target": -np.ones((3, 4))}, {"margin": 1.5}),
-        "triplet_margin": Case({"anchor": n(4, 3), "positive": n(4, 3), "negative": n(4, 3)},
-                               {"margin": 5.0, "p": 2.0, "eps": 1e-2, "swap": True}),
-        "cosine_embedding": Case({"input1": n(4, 3), "input2": n(4, 3), "target": np.array([-1.0, 1.0, -1.0, 1.0])},
-                                 {"margin": -0.5}),
-        "contrastive": Case({"input1": n(4, 3), "input2": n(4, 3), "target": np.array([-1.0, 1.0, -1.0, 1.0])},
-                            {"margin": 3.0}),
-        "dice": Case({"input": u(2, 3, 4), "target": np.round(u(2, 3, 4))},
-                     {"smooth_nr": 0.5, "smooth_dr": 0.5, "squared_pred": True, "include_background": True,
-                      "batch": False}),
-    }
-
-
-#: loss -> keyword overrides that drop a term from the gradient (a plausible bug)
-DROPPED = {
-    "mse": {"weight": None}, "huber": {"weight": None}, "smooth_l1": {"beta": 0.0},
-    "cross_entropy": {"label_smoothing": 0.0}, "bce": {"weight": None}, "bce_with_logits": {"pos_weight": None},
-    "focal": {"gamma": 0.0}, "kl_div": {"log_target": True}, "hinge_embedding": {"margin": 0.0},
-    "triplet_margin": {"eps": 0.0}, "contrastive": {"margin": 10.0},
-    # cosine: the y = -1 branch dropped (every row treated as a similar pair)
-    "cosine_embedding": lambda case: type(case)({**case.args, "target": np.ones(case.args["target"].shape)},
-                                                case.kwargs),
-    "dice": {"smooth_nr": 0.0, "smooth_dr": 1e-5},
-}
+    """One moderate, well-conditioned case per loss (its unit's ``FINITE_DIFFERENCES.fixed_case``), the
+    same on every call."""
+    return {loss: _knowledge(loss).fixed_case(np.random.default_rng(20240611)) for loss in SPECS}
 
 
 def _scale_mutant(loss, case, grads, go):
@@ -534,7 +304,7 @@ def _scale_mutant(loss, case, grads, go):
 
 
 def _dropped_mutant(loss, case, grads, go):
-    drop = DROPPED[loss]
+    drop = _knowledge(loss).dropped
     wrong = _gradient(loss, drop(case) if callable(drop) else case.with_kwargs(**drop), go)
     # an argument the dropped parameter removes (the weight itself) has no gradient left: 0
     return {k: (grads[k] if k.endswith("__mag") else wrong.get(k, np.zeros_like(grads[k]))) for k in grads}
@@ -583,7 +353,7 @@ def test_gradient_matches_mpmath(loss, data):
         x = _array(case, arg)
         for flat in data.draw(st.permutations(range(x.size)))[:2]:
             idx = np.unravel_index(flat, x.shape)
-            if arg in case.args and KNOWLEDGE[loss][2](case, arg)[idx]:
+            if arg in case.args and _knowledge(loss).skip(case, arg)[idx]:
                 continue
 
             def f(v, arg=arg, idx=idx):

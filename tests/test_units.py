@@ -35,6 +35,8 @@ REQUIRED = {
     "REFUSED": "arguments torch does not differentiate, each a recorded deviation ({} for none)",
     "GRADIENT_ROWS": "points where the gradient must be finite ([] for none)",
     "SUBGRADIENT_ROWS": "kinks whose picked gradient must lie in the subdifferential ([] for none)",
+    "FINITE_DIFFERENCES": "what the finite-difference check of its gradient needs (properties.finite_differences)",
+    "INVARIANT_MUTANTS": "the wrong implementation each of its own invariants catches ({}: generic ones only)",
 }
 
 #: files besides a loss's unit that may name it
@@ -61,6 +63,9 @@ def unit_problems(loss: str, unit) -> list[str]:
         strays = [getattr(r, "name", r) for r in getattr(unit, table) if getattr(r, "loss", None) != loss]
         if strays:
             problems.append(f"{table} holds rows of another loss: {strays}")
+    unknown = set(unit.INVARIANT_MUTANTS) - {inv.name for inv in unit.INVARIANTS}
+    if unknown:
+        problems.append(f"INVARIANT_MUTANTS names no invariant of the loss: {sorted(unknown)}")
     if not set(unit.REFUSED) <= set(refimpl.grad.DIFFERENTIABLE.get(loss, ())):
         problems.append(f"REFUSED names arguments that are not differentiated: {sorted(unit.REFUSED)}")
     return problems

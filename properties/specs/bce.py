@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
-from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
+from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
 from ..edge_cases.expect import Raises, exactly, value
 from ..edge_cases.row import KnownFailure
@@ -157,3 +158,55 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _sig_bce(case):
+    x = case.args["input"]
+    with np.errstate(divide="ignore"):
+        return np.concatenate([(np.log(x) >= -100).ravel(), (np.log1p(-x) >= -100).ravel()]).astype(float)
+
+
+def _skip_bce(case, arg):
+    """Torch's conventions, not derivatives (clamp_log=True): the EPSILON floor of x(1-x)
+    (input), the unclamped -logit (target) where the forward's log clamp at -100 is active."""
+    x = case.args["input"]
+    if not case.kwargs.get("clamp_log", SPEC.reference_kwargs.get("clamp_log", False)):
+        return np.zeros(case.args[arg].shape, dtype=bool)
+    if arg == "input":
+        return (x * (1 - x) < 1e-12 * (1 + 1e-6)) | (x == 0) | (x == 1)
+    with np.errstate(divide="ignore"):
+        return (np.log(x) < -100) | (np.log1p(-x) < -100)
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.uniform(0.05, 0.95, (3, 4)), "target": rng.uniform(0.05, 0.95, (3, 4))}, {"weight": rng.uniform(0.05, 0.95, (4,)) * 2})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.bounded_step,
+    fixed_case=_fd_case,
+    dropped={"weight": None},
+    signature=_sig_bce,
+    skip=_skip_bce,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _bce_clamps_input(base):
+    """Clamps probabilities to [2^-20, 1 − 2^-20] before the log (a Keras-style epsilon)."""
+    def call(p, t, **kwargs):
+        return base(p.clamp(2.0**-20, 1 - 2.0**-20), t, **kwargs)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "zero_at_optimum": _bce_clamps_input,
+}

@@ -3,8 +3,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -18,7 +19,7 @@ from hypothesis import assume, strategies as st
 import refimpl
 from refimpl.bce_with_logits import softplus
 
-from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
+from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
 from ..edge_cases.expect import value
 from ..edge_cases.tables import INF, LOGITS, T01, A, arg, bcel, rows
@@ -191,3 +192,35 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.standard_normal((3, 4)) * 2, "target": rng.uniform(0.05, 0.95, (3, 4))}, {"pos_weight": rng.uniform(0.05, 0.95, (4,)) * 3, "weight": rng.uniform(0.05, 0.95, (3, 1)) * 2})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.default_scale),
+    fixed_case=_fd_case,
+    dropped={"pos_weight": None},
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _inverted_targets(base):
+    """Uses 1 − t for t (inverted labels)."""
+    def call(x, t, **kwargs):
+        return base(x, 1 - t, **kwargs)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "equals_bce_of_sigmoid": _inverted_targets,
+}

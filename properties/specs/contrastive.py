@@ -2,20 +2,29 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import strategies as st
 
 import refimpl
 from refimpl._distance import pnorm_rows
 
-from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
+from .. import (
+    bad_inputs as BI,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+    tolerance as T,
+)
 from ..cases import Case
 from ..edge_cases.expect import exactly
 from ..edge_cases.tables import W3, Z3, A, pair_case, rows
@@ -152,3 +161,56 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _sig_contrastive(case):
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    v = a - b
+    gap = case.kwargs.get("margin", 1.0) - np.sqrt(np.sum(v * v, -1))
+    live = (y == -1) & (gap > 0)
+    return np.concatenate([np.ravel(np.where(y == -1, np.sign(gap), 0.0)), np.ravel(np.sign(v) * live[..., None])])
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input1": rng.standard_normal((4, 3)), "input2": rng.standard_normal((4, 3)), "target": np.array([-1.0, 1.0, -1.0, 1.0])},
+                {"margin": 3.0})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.rows_scale),
+    fixed_case=_fd_case,
+    dropped={"margin": 10.0},
+    signature=_sig_contrastive,
+    term=FD.row_term,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _inverted_labels(base):
+    """Treats y = 1 as dissimilar (label convention swapped)."""
+    def call(a, b, y, **kwargs):
+        return base(a, b, -y, **kwargs)
+    return call
+
+
+def _contrastive_reversed_margin(base):
+    """Dissimilar pairs penalised by max(0, d − m)² instead of max(0, m − d)²."""
+    def call(a, b, y, margin=1.0, reduction="mean"):
+        d = torch.linalg.vector_norm(a - b, dim=-1)
+        terms = 0.5 * torch.where(y == 1, d * d, torch.clamp(d - margin, min=0) ** 2)
+        return M.reduce_terms(terms, reduction)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "zero_at_optimum": _inverted_labels,
+    "nondecreasing_in_margin": _contrastive_reversed_margin,
+}

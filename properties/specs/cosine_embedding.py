@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -13,12 +14,20 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import torch
 from hypothesis import assume, strategies as st
 
 import refimpl
 from refimpl.cosine_embedding import EPSILON as COSINE_EPS  # float32(1e-12), torch's
 
-from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
+from .. import (
+    bad_inputs as BI,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+    tolerance as T,
+)
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
 from ..edge_cases.row import KnownFailure
@@ -207,3 +216,61 @@ SUBGRADIENT_ROWS = [
                    G.fixed_case({"input1": [[1.0, 0.0]], "input2": [[0.0, 1.0]], "target": [-1.0]}, margin=0.0), "input1",
                    G.shift_kwarg("margin"), "max(0, cos - margin) at cos = margin: lambda * d cos"),
 ]
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _cosine_scale(case, arg):
+    """cos is homogeneous in each vector but for EPS: |a|^2 + EPS sets the scale of a's row."""
+    v = case.args[arg]
+    return np.broadcast_to(np.sqrt(np.sum(v * v, axis=-1, keepdims=True) + 1e-12), v.shape)
+
+
+def _sig_cosine(case):
+    a, b, y = case.args["input1"], case.args["input2"], case.args["target"]
+    cos = np.sum(a * b, -1) / np.sqrt((np.sum(a * a, -1) + 1e-12) * (np.sum(b * b, -1) + 1e-12))
+    return np.ravel(np.where(y == -1, np.sign(cos - case.kwargs.get("margin", 0.0)), 0.0))
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input1": rng.standard_normal((4, 3)), "input2": rng.standard_normal((4, 3)), "target": np.array([-1.0, 1.0, -1.0, 1.0])},
+                {"margin": -0.5})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(_cosine_scale),
+    fixed_case=_fd_case,
+    dropped=lambda case: Case({**case.args, "target": np.ones(case.args["target"].shape)},
+                                                case.kwargs),
+    signature=_sig_cosine,
+    term=FD.row_term,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _negated_margin(base):
+    """The margin enters with the wrong sign."""
+    def call(*args, margin=1.0, **kwargs):
+        return base(*args, margin=-margin, **kwargs)
+    return call
+
+
+def _cosine_half_normalised(base):
+    """cos = <a,b> / (|b|² + EPS): normalised by input2 only (|b|² for |a||b|), so it scales with |a|."""
+    def call(a, b, y, margin=0.0, reduction="mean"):
+        cos = (a * b).sum(-1) / ((b * b).sum(-1) + 1e-12)
+        terms = torch.where(y == 1, 1 - cos, torch.clamp(cos - margin, min=0))
+        return M.reduce_terms(terms, reduction)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "nonincreasing_in_margin": _negated_margin,
+    "scale_invariance": _cosine_half_normalised,
+}

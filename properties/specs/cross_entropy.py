@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -14,13 +15,14 @@ from fractions import Fraction
 from itertools import combinations
 
 import numpy as np
+import torch
 from hypothesis import assume, strategies as st
 from scipy.special import logsumexp, xlogy
 
 import refimpl
-from refimpl.cross_entropy import neg_log_softmax_parts
+from refimpl.cross_entropy import _class_axis, neg_log_softmax_parts
 
-from .. import bad_inputs as BI, gradients as G, strategies as S
+from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strategies as S
 from ..agreement import bound_for
 from ..cases import Case
 from ..edge_cases.expect import exactly, nan, value
@@ -504,3 +506,93 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _ce_step(case, arg):
+    """Softmax depends on logit differences with a unit curvature scale, and the reference's
+    rounding is ~u |x|: the optimal step is eps^(1/3) max(1, |x|)^(1/3), at least 1024 ulps
+    of x (representable).  Probability targets enter linearly: any step."""
+    v = case.args[arg]
+    if arg == "target":
+        return FD.H0 * np.maximum(np.abs(v), 1.0)
+    return np.maximum(FD.H0 * np.cbrt(np.maximum(np.abs(v), 1.0)), 1024 * np.spacing(np.abs(v)))
+
+
+def _skip_ce(case, arg):
+    """A logit that matters (within ~50 of its row's maximum) with a step too coarse for the
+    unit curvature scale of softmax (huge logits: x +- h is not resolvable finely enough)."""
+    x = case.args["input"]
+    if arg != "input":
+        return np.zeros(case.args[arg].shape, dtype=bool)
+    h = _ce_step(case, arg)
+    live = np.max(x, axis=_class_axis(x), keepdims=True) - x < 50 + 8 * h
+    return live & (h > 1e-2)
+
+
+def _term_ce(case, arg, idx):
+    axis = _class_axis(case.args["input"])
+    return idx[:axis] + idx[axis + 1:]
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.standard_normal((4, 5)), "target": np.array([0, 3, 4, 1])},
+                {"weight": rng.uniform(0.05, 0.95, (5,)) * 2, "label_smoothing": 0.2, "ignore_index": 3})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=_ce_step,
+    fixed_case=_fd_case,
+    dropped={"label_smoothing": 0.0},
+    skip=_skip_ce,
+    term=_term_ce,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _ce_drops_max(base):
+    """log-sum-exp as log Σ exp(x − m) without adding m back: CE − max_c x (not shift invariant)."""
+    def call(x, t, **kwargs):
+        out = base(x, t, **kwargs)
+        if kwargs.get("reduction") == "none":
+            out = out - x.amax(dim=0 if x.ndim == 1 else 1)
+        return out
+    return call
+
+
+def _ce_prob_mean_over_classes(base):
+    """Probability targets: 'mean' divides by N·C (all elements) instead of N."""
+    def call(x, t, **kwargs):
+        if t.is_floating_point() and kwargs.get("reduction") == "mean":
+            return base(x, t, **{**kwargs, "reduction": "sum"}) / t.numel()
+        return base(x, t, **kwargs)
+    return call
+
+
+def _ce_smoothing_off_target(base):
+    """Label smoothing that spreads ε over the C − 1 wrong classes (ε/(C−1)) instead of all C (ε/C)."""
+    def call(x, t, **kwargs):
+        eps = kwargs.get("label_smoothing", 0.0)
+        axis = 0 if x.ndim == 1 else 1
+        c = x.shape[axis]
+        if t.is_floating_point() or eps == 0 or c < 2:
+            return base(x, t, **kwargs)
+        oh = torch.movedim(torch.nn.functional.one_hot(t, c).to(x.dtype), -1, axis)
+        q = (1 - eps) * oh + eps / (c - 1) * (1 - oh)
+        return base(x, q, **{**kwargs, "label_smoothing": 0.0})
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "shift_invariance": _ce_drops_max,
+    "entropy_at_optimum": _ce_drops_max,
+    "one_hot_equals_index": _ce_prob_mean_over_classes,
+    "label_smoothing_mixture": _ce_smoothing_off_target,
+}

@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -18,7 +19,7 @@ from hypothesis import assume, strategies as st
 import refimpl
 from refimpl.dice import dice_parts
 
-from .. import bad_inputs as BI, strategies as S
+from .. import bad_inputs as BI, finite_differences as FD, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, nan, value
 from ..edge_cases.row import KnownFailure
@@ -268,3 +269,63 @@ GRADIENT_ROWS = []
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _dice_groups(case):
+    p, g = case.args["input"], case.args["target"]
+    kw = case.kwargs
+    start = 0 if kw.get("include_background", True) or p.shape[1] == 1 else 1
+    axes = tuple(range(2, p.ndim)) + ((0,) if kw.get("batch", False) else ())
+    k = 2 if kw.get("squared_pred", False) else 1
+    den = np.sum(p[:, start:] ** k, axis=axes, keepdims=True) + np.sum(g[:, start:] ** k, axis=axes, keepdims=True)
+    return start, den + kw.get("smooth_dr", 1e-5)
+
+
+def _dice_scale(case, arg):
+    p = case.args["input"]
+    start, den = _dice_groups(case)
+    s = np.ones(p.shape)
+    s[:, start:] = np.maximum(np.abs(p[:, start:]), den)
+    return s
+
+
+def _term_dice(case, arg, idx):
+    start, _ = _dice_groups(case)
+    if idx[1] < start:
+        return None
+    return (idx[1] - start,) if case.kwargs.get("batch", False) else (idx[0], idx[1] - start)
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.uniform(0.05, 0.95, (2, 3, 4)), "target": np.round(rng.uniform(0.05, 0.95, (2, 3, 4)))},
+                {"smooth_nr": 0.5, "smooth_dr": 0.5, "squared_pred": True, "include_background": True,
+                "batch": False})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(_dice_scale),
+    fixed_case=_fd_case,
+    dropped={"smooth_nr": 0.0, "smooth_dr": 1e-5},
+    term=_term_dice,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _dice_squares_target_only(base):
+    """squared_pred applied to the target but not the prediction: Σ p + Σ g² (asymmetric)."""
+    def call(p, g, **kwargs):
+        return base(p, g * g, **kwargs)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "symmetric": _dice_squares_target_only,
+}

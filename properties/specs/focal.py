@@ -2,20 +2,22 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import strategies as st
 
 import refimpl
 from refimpl.bce_with_logits import softplus
 
-from .. import bad_inputs as BI, gradients as G, strategies as S
+from .. import bad_inputs as BI, finite_differences as FD, gradients as G, mutation as M, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
 from ..edge_cases.row import KnownFailure
@@ -217,3 +219,53 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _focal_step(case, arg):
+    """Soft targets live in [0, 1] (the loss is not a focal loss outside: 1 - p_t < 0): a step
+    relative to the distance to the nearer end, as bce's; hard targets (0 / 1) are not differenced."""
+    return FD.bounded_step(case, arg) if arg == "targets" else FD.H0 * FD.default_scale(case, arg)
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"inputs": rng.standard_normal((3, 4)) * 2, "targets": rng.uniform(0.05, 0.95, (3, 4))}, {"alpha": 0.25, "gamma": 2.0})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=_focal_step,
+    fixed_case=_fd_case,
+    dropped={"gamma": 0.0},
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _focal_alpha_not_disabled(base):
+    """Applies α_t = α t + (1 − α)(1 − t) even for α < 0 (torchvision disables it)."""
+    def call(x, t, alpha=0.25, gamma=2.0, reduction="none"):
+        terms = base(x, t, alpha=-1.0, gamma=gamma, reduction="none") * (alpha * t + (1 - alpha) * (1 - t))
+        return M.reduce_terms(terms, reduction)
+    return call
+
+
+def _focal_gamma_off_by_one(base):
+    """Modulating factor (1 + (1 − p_t))^γ instead of (1 − p_t)^γ: grows with γ."""
+    def call(x, t, alpha=0.25, gamma=2.0, reduction="none"):
+        q = t * torch.sigmoid(-x) + (1 - t) * torch.sigmoid(x)
+        terms = base(x, t, alpha=alpha, gamma=0.0, reduction="none") * (1 + q) ** gamma
+        return M.reduce_terms(terms, reduction)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "gamma0_equals_bce_with_logits": _focal_alpha_not_disabled,
+    "at_most_bce_with_logits": _focal_alpha_not_disabled,
+    "nonincreasing_in_gamma": _focal_gamma_off_by_one,
+}

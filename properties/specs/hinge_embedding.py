@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
-from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
+from .. import bad_inputs as BI, broadcast as B, finite_differences as FD, gradients as G, strategies as S
 from ..broadcast import reduce_to
 from ..cases import Case
 from ..edge_cases.expect import exactly
@@ -147,3 +148,48 @@ SUBGRADIENT_ROWS = [
     G.SubgradientRow("hinge_embedding", "at_margin", G.fixed_case({"input": [1.0], "target": [-1.0]}, margin=1.0), "input",
                    G.shift_input("input", 0), "max(0, margin - x) at x = margin: subdifferential [-1, 0]"),
 ]
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _hinge_scale(case, arg):
+    x = case.args["input"]
+    return np.maximum(np.maximum(np.abs(x), abs(case.kwargs.get("margin", 1.0))), 1.0)
+
+
+def _sig_hinge(case):
+    x, y = case.args["input"], case.args["target"]
+    return np.where(y == -1, np.sign(case.kwargs.get("margin", 1.0) - x), 0.0).ravel()
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.uniform(0.05, 0.95, (3, 4)), "target": -np.ones((3, 4))}, {"margin": 1.5})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(_hinge_scale),
+    fixed_case=_fd_case,
+    dropped={"margin": 0.0},
+    signature=_sig_hinge,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _hinge_reversed_margin(base):
+    """The y = -1 branch written max(0, x - margin) instead of max(0, margin - x): decreasing in
+    the margin wherever x > margin (most drawn distances; the old 'margin negated' mutant only
+    differed for x < -margin, which a search over distances can miss)."""
+    def call(input, target, margin=1.0, **kwargs):
+        return base(-input, target, margin=-margin, **kwargs)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "nondecreasing_in_margin": _hinge_reversed_margin,
+}

@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -16,7 +17,15 @@ from hypothesis import strategies as st
 
 import refimpl
 
-from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S, tolerance as T
+from .. import (
+    bad_inputs as BI,
+    broadcast as B,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+    tolerance as T,
+)
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
 from ..edge_cases.row import KnownFailure
@@ -31,6 +40,7 @@ from ..invariants.kinds import (
 )
 from ..invariants.tables import exp2, in_residual_range, inv, structure, target_is_input
 from ..spec import LossSpec
+from ..subjects import reference_subject
 from ._residual import BROADCAST, residual_case
 
 
@@ -160,3 +170,47 @@ SUBGRADIENT_ROWS = [
     G.SubgradientRow("huber", "at_delta", G.fixed_case({"input": [-2.0], "target": [0.0]}, delta=2.0), "input",
                    G.shift_input("input", 0), "d/dr at |r| = delta: r = -delta from both sides"),
 ]
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _sig_huber(case):
+    return FD.pieces(case.args["input"] - case.args["target"], case.kwargs.get("delta", 1.0))
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.standard_normal((3, 4)), "target": rng.standard_normal((3, 4))}, {"delta": 0.7, "weight": rng.uniform(0.05, 0.95, (3, 4)) * 3})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.partner_scale),
+    fixed_case=_fd_case,
+    dropped={"weight": None},
+    signature=_sig_huber,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _huber_is_smooth_l1(base):
+    """Huber(δ) computed as SmoothL1(β = δ) (they differ by the factor δ)."""
+    from properties.specs import SPECS
+
+    sl1 = reference_subject(SPECS["smooth_l1"]).fn
+
+    def call(x, y, reduction="mean", delta=1.0, weight=None):
+        if weight is not None:
+            return M.reduce_terms(sl1(x, y, reduction="none", beta=delta) * weight, reduction)
+        return sl1(x, y, reduction=reduction, beta=delta)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "delta_scaling": _huber_is_smooth_l1,
+    "quadratic_regime": _huber_is_smooth_l1,
+}

@@ -2,20 +2,29 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import assume, strategies as st
 from scipy.special import logsumexp, xlogy
 
 import refimpl
 
-from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
+from .. import (
+    bad_inputs as BI,
+    broadcast as B,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+)
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
 from ..edge_cases.row import KnownFailure
@@ -211,3 +220,48 @@ GRADIENT_ROWS = [
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _kl_step(case, arg):
+    v = case.args[arg]
+    if arg == "target" and not case.kwargs.get("log_target", False):
+        return FD.H0 * np.abs(v)  # t >= 0: relative step, t = 0 (boundary) is not differenced
+    return FD.H0 * np.maximum(np.abs(v), 1.0)
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": -rng.uniform(0.05, 0.95, (3, 4)) * 3, "target": rng.uniform(0.05, 0.95, (3, 4))}, {"log_target": False})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=_kl_step,
+    fixed_case=_fd_case,
+    dropped={"log_target": True},
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _kl_without_entropy(base):
+    """KL computed as −Σ t x (the cross-entropy part only, the t log t term dropped)."""
+    def call(x, t, reduction="mean", log_target=False):
+        if log_target:
+            return base(x, t, reduction=reduction, log_target=log_target)
+        terms = base(x, t, reduction="none") - torch.xlogy(t, t)
+        if reduction == "batchmean":
+            return terms.sum() / (x.shape[0] if x.ndim else 1)
+        return M.reduce_terms(terms, reduction)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "zero_at_optimum": _kl_without_entropy,
+    "ce_minus_entropy": _kl_without_entropy,
+}

@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -12,11 +13,20 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import torch
 from hypothesis import strategies as st
 
 import refimpl
 
-from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S, tolerance as T
+from .. import (
+    bad_inputs as BI,
+    broadcast as B,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+    tolerance as T,
+)
 from ..cases import Case
 from ..edge_cases.expect import exactly
 from ..edge_cases.tables import A, rows
@@ -158,3 +168,33 @@ GRADIENT_ROWS = []
 
 #: kinks: the gradient picked must lie in the subdifferential
 SUBGRADIENT_ROWS = []
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.standard_normal((3, 4)), "target": rng.standard_normal((3, 4))}, {"weight": rng.uniform(0.05, 0.95, (3, 4)) * 3})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.partner_scale),
+    fixed_case=_fd_case,
+    dropped={"weight": None},
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _mse_rmse(base):
+    """Returns the root of the mean/sum of squares (RMSE; |r| per term): homogeneous of degree 1."""
+    return M.on_output(torch.sqrt)(base)
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "homogeneous_deg2": _mse_rmse,
+}

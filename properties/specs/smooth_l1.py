@@ -2,8 +2,9 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 import refimpl
 
-from .. import bad_inputs as BI, broadcast as B, gradients as G, strategies as S
+from .. import bad_inputs as BI, broadcast as B, finite_differences as FD, gradients as G, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
 from ..edge_cases.row import KnownFailure
@@ -27,6 +28,7 @@ from ..invariants.kinds import (
 )
 from ..invariants.tables import inv, structure, target_is_input
 from ..spec import LossSpec
+from ..subjects import reference_subject
 from ._residual import BROADCAST, residual_case
 
 
@@ -151,3 +153,44 @@ SUBGRADIENT_ROWS = [
     G.SubgradientRow("smooth_l1", "l1_at_0", G.fixed_case({"input": [0.0], "target": [0.0]}, beta=0.0), "input",
                    G.shift_input("input", 0), "|r| at 0: subdifferential [-1, 1]"),
 ]
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _sig_smooth_l1(case):
+    return FD.pieces(case.args["input"] - case.args["target"], case.kwargs.get("beta", 1.0))
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"input": rng.standard_normal((3, 4)), "target": rng.standard_normal((3, 4))}, {"beta": 1.5})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.partner_scale),
+    fixed_case=_fd_case,
+    dropped={"beta": 0.0},
+    signature=_sig_smooth_l1,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _smooth_l1_is_huber(base):
+    """SmoothL1(β) computed as Huber(δ = β)."""
+    from properties.specs import SPECS
+
+    hub = reference_subject(SPECS["huber"]).fn
+
+    def call(x, y, reduction="mean", beta=1.0):
+        return hub(x, y, reduction=reduction, delta=beta) if beta > 0 else base(x, y, reduction=reduction, beta=beta)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "scaled_huber": _smooth_l1_is_huber,
+}

@@ -2,20 +2,30 @@
 
 The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
 ``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, and its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows).  Its reference, analytic
+rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
+inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
+and the wrong implementations its invariants are shown to catch.  Its reference, analytic
 gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
 ``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import assume, strategies as st
 
 import refimpl
 from refimpl._distance import pnorm_rows
+from refimpl.triplet_margin import _shifted_difference, pairwise_distance
 
-from .. import bad_inputs as BI, gradients as G, strategies as S, tolerance as T
+from .. import (
+    bad_inputs as BI,
+    finite_differences as FD,
+    gradients as G,
+    mutation as M,
+    strategies as S,
+    tolerance as T,
+)
 from ..cases import Case
 from ..edge_cases.expect import value
 from ..edge_cases.tables import A, arg, rows
@@ -281,3 +291,74 @@ SUBGRADIENT_ROWS = [
                    G.fixed_case({"anchor": [[0.0, 0.0]], "positive": [[1.0, 0.0]], "negative": [[0.0, 2.0]]}, margin=1.0, eps=0.0),
                    "anchor", G.shift_kwarg("margin"), "relu(margin + d(a,p) - d(a,n)) at 0: lambda * the active gradient"),
 ]
+
+
+# ---- finite differences (tests/test_reference_gradients.py) ------------------------------
+
+def _sig_triplet(case):
+    a, p, n = (case.args[k] for k in ("anchor", "positive", "negative"))
+    kw = case.kwargs
+    pp, eps, m = float(kw.get("p", 2)), float(kw.get("eps", 1e-6)), kw.get("margin", 1.0)
+    d_ap, d_an, d_pn = (pairwise_distance(u, v, pp, eps) for u, v in ((a, p), (a, n), (p, n)))
+    d_neg = np.minimum(d_an, d_pn) if kw.get("swap", False) else d_an
+    parts = [np.sign(m + d_ap - d_neg), np.sign(d_an - d_pn) if kw.get("swap", False) else np.zeros(0)]
+    parts += [np.sign(_shifted_difference(u, v, eps)) for u, v in ((a, p), (a, n), (p, n))]
+    return np.concatenate([np.ravel(q) for q in parts])
+
+
+def _fd_case(rng) -> Case:
+    """A moderate, well-conditioned case (O(1) values, no saturation), with the parameters the
+    dropped-term mutant removes."""
+    return Case({"anchor": rng.standard_normal((4, 3)), "positive": rng.standard_normal((4, 3)), "negative": rng.standard_normal((4, 3))},
+                {"margin": 5.0, "p": 2.0, "eps": 1e-2, "swap": True})
+
+
+#: what the finite-difference check of the analytic gradient needs to know (``properties.finite_differences``)
+FINITE_DIFFERENCES = FD.FiniteDifferences(
+    step=FD.scaled(FD.rows_scale),
+    fixed_case=_fd_case,
+    dropped={"eps": 0.0},
+    signature=_sig_triplet,
+    term=FD.row_term,
+)
+
+
+# ---- invariant mutants (tests/test_invariants_can_fail.py) ----------------------------------
+
+def _triplet_terms(a, p, n, margin, pn, eps, swap, swap_max=False):
+    dist = lambda u, v: torch.linalg.vector_norm(u - v + eps, ord=pn, dim=-1)
+    d_pos, d_neg = dist(a, p), dist(a, n)
+    if swap:
+        other = dist(p, n)
+        d_neg = torch.maximum(d_neg, other) if swap_max else torch.minimum(d_neg, other)
+    return torch.clamp(margin + d_pos - d_neg, min=0)
+
+
+def _triplet_margin_reciprocal(base):
+    """The margin taken as 1/margin (a 'scale' parameter confused with the margin): decreasing in margin."""
+    def call(a, pos, n, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        return base(a, pos, n, margin=1.0 / margin, p=p, eps=eps, swap=swap, reduction=reduction)
+    return call
+
+
+def _triplet_anchor_scaled(base):
+    """A stray normalisation factor 17/16 on the anchor only: not translation invariant."""
+    def call(a, p, n, **kwargs):
+        return base(a * 1.0625, p, n, **kwargs)
+    return call
+
+
+def _triplet_swap_max(base):
+    """swap=True takes max(d(a,n), d(p,n)) instead of min."""
+    def call(a, pos, n, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        return M.reduce_terms(_triplet_terms(a, pos, n, margin, p, eps, swap, swap_max=True), reduction)
+    return call
+
+
+#: the deliberately wrong implementation each of its invariants is shown to catch, by invariant (the
+#: others: the generic mutants by invariant name, tests/invariant_mutants.py)
+INVARIANT_MUTANTS = {
+    "nondecreasing_in_margin": _triplet_margin_reciprocal,
+    "translation_invariance": _triplet_anchor_scaled,
+    "swap_at_least_no_swap": _triplet_swap_max,
+}
