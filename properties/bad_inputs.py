@@ -23,7 +23,8 @@ import numpy as np
 from .agreement import ContractBreach
 from .cases import Case
 from .diagnosis import headline, run_subject, is_raise, returned_value, script, shown_output
-from .edge_cases.row import KnownFailure, find_known_failure
+from .edge_cases.row import find_known_failure
+from .known import KnownDeviation, KnownFailure
 from .subjects import Subject
 
 A = np.array
@@ -42,7 +43,7 @@ class BadInput:
     change: Callable[[Case], Case]
     torch_raises: type | tuple | None  # None: torch accepts it (see known_failures)
     message: str  # part of the reference's ValueError message
-    known_failures: tuple[KnownFailure, ...] = ()
+    known_failures: tuple[KnownDeviation, ...] = ()
     #: part of torch's own message, checked on torch's functions ('' for none): where torch's refusal
     #: is part of the contract in words (BCE's of a broadcastable target, mse's of a weight of another shape)
     torch_message: str = ""
@@ -56,7 +57,7 @@ class BadInput:
 
         return self.change(VALID[self.loss])
 
-    def known_failure(self, qualname: str) -> KnownFailure | None:
+    def known_failure(self, qualname: str) -> KnownDeviation | None:
         return find_known_failure(self.known_failures, qualname)
 
 

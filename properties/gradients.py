@@ -25,7 +25,8 @@ from . import broadcast as B
 from .broadcast import with_difference
 from .cases import Case
 from .diagnosis import check_returned, headline, imports, parts, run_subject, script
-from .edge_cases.row import KnownFailure, find_known_failure
+from .edge_cases.row import find_known_failure
+from .known import KnownDeviation
 from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
 from .spec import LossSpec
@@ -61,17 +62,6 @@ def _array(case: Case, name: str) -> np.ndarray:
     return case.args[name] if name in case.args else case.kwargs[name]
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """An argument torch refuses to differentiate (``RuntimeError: The function '...' is not
-    differentiable with respect to argument 'weight'``), a recorded known deviation
-    (``properties/known_deviations.toml``, shown by its check function on the installed torch):
-    an implementation that raises torch's refusal for it (a wrapper of the torch function) is not
-    differentiated w.r.t. it -- said in the test's statistics, never silent; one that returns a
-    gradient has it checked.  ``applies(case)``: where the record holds."""
-
-    deviation: str
-    applies: Callable[[Case], bool] = lambda case: True
 
 
 
@@ -443,13 +433,13 @@ class GradientRow:
     case: Case
     wrt: tuple[str, ...]
     why: str
-    known_failures: tuple[KnownFailure, ...] = ()
+    known_failures: tuple[KnownDeviation, ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.loss}/{self.name}"
 
-    def known_failure(self, qualname: str, dtype: str) -> KnownFailure | None:
+    def known_failure(self, qualname: str, dtype: str) -> KnownDeviation | None:
         return find_known_failure(self.known_failures, qualname, dtype)
 
 

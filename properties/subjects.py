@@ -34,6 +34,7 @@ import numpy as np
 from . import tally
 from .formats import DTYPE_NAMES
 from .guard import guarded_call
+from .known import find
 from .spec import LossSpec
 
 #: Seconds one call of an adapter or plug-in may take (``--impl-timeout`` / LOSSPROOF_TIMEOUT).
@@ -53,18 +54,6 @@ def resolve(dotted: str) -> Callable:
     return getattr(importlib.import_module(module), attr)
 
 
-@dataclass(frozen=True)
-class CaseDeviation:
-    """A recorded known deviation (``properties/known_deviations.toml``: ``deviation``, with a check
-    function demonstrating it) that a subject shows on generated cases where ``applies(case,
-    dtype)``: there a failing ``check`` ("agreement", "gradient") is an xfail naming the record,
-    a passing one passes.  For behaviour that depends on the input region (a formula that
-    cancels), not on one fixed row; ``why`` says what the region is."""
-
-    deviation: str
-    check: str
-    applies: Callable
-    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,7 +75,7 @@ class Subject:
     broken:      a one-line diagnosis when the subject could not be loaded (plug-ins);
     source:      what a reproduction calls, when not ``qualname`` (an adapter's translating function);
     case_deviations: recorded known deviations of this subject on a region of generated cases
-                 (:class:`CaseDeviation`), where no fixed row can name them.
+                 (``properties.known.CaseDeviation``), where no fixed row can name them.
     labels:      arguments it defines on a label set only and extends by a convention of its own (MONAI
                  focal's targets: p_t for labels 0 and 1): its values are compared where they coincide
                  with the contract's (``admits``), its derivatives w.r.t. them are not (``gradients``).
@@ -135,9 +124,9 @@ class Subject:
         return self.callee.rpartition(".")[0]
 
     def case_deviation(self, check: str, case, dtype: str):
-        """The :class:`CaseDeviation` recorded for this subject that covers ``case`` in a ``check``
-        ("agreement", "gradient") in ``dtype``, or None."""
-        return next((d for d in self.case_deviations if d.check == check and d.applies(case, dtype)), None)
+        """The recorded deviation (``properties.known``) of this subject that covers ``case`` in a
+        ``check`` ("agreement", "gradient") in ``dtype``, or None."""
+        return find(self.case_deviations, check=check, dtype=dtype, case=case)
 
     @property
     def allows_known_deviations(self) -> bool:

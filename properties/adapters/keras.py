@@ -108,7 +108,8 @@ import os
 
 import numpy as np
 
-from ..subjects import CaseDeviation, Subject, timeout_seconds
+from ..known import CaseDeviation
+from ..subjects import Subject, timeout_seconds
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 

@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..subjects import CaseDeviation, Subject, timeout_seconds
+from ..known import CaseDeviation
+from ..subjects import Subject, timeout_seconds
 
 LIBRARY = "monai"
 

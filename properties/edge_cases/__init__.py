@@ -16,7 +16,8 @@ from dataclasses import replace
 from .expect import Context, Expectation
 from .crossed import CONDITIONS, allowed_pairs, crossed_rows, edge_variant_pairs as _pairs
 from .generic import generic_rows
-from .row import EdgeCase, EdgeCaseFailure, KnownFailure, Layout, prepared, run_edge_case
+from ..known import KnownFailure
+from .row import EdgeCase, EdgeCaseFailure, Layout, prepared, run_edge_case
 from .tables import GENERIC_KNOWN_FAILURES, condition_known_failures
 
 

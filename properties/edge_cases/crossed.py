@@ -34,7 +34,8 @@ from hypothesis import assume, strategies as st
 from ..cases import Case
 from ..spec import LossSpec
 from .expect import agrees
-from .row import EdgeCase, KnownFailure
+from ..known import KnownDeviation
+from .row import EdgeCase
 
 
 def value_args(spec: LossSpec, case: Case) -> list[str]:
@@ -192,7 +193,7 @@ def transformed_cases(spec: LossSpec, transform, variant: str, reduction: str | 
     return inputs
 
 
-def crossed_rows(spec: LossSpec, known: dict[tuple[str, str, str], tuple[KnownFailure, ...]]) -> list[EdgeCase]:
+def crossed_rows(spec: LossSpec, known: dict[tuple[str, str, str], tuple[KnownDeviation, ...]]) -> list[EdgeCase]:
     """The rows ``<condition>+<variant>`` of ``spec``: every allowed pair that no generic row reaches
     (``known``: recorded known failures by (loss, condition, variant))."""
     rows = []

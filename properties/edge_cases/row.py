@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from hypothesis import strategies as st
@@ -12,6 +12,7 @@ from ..cases import Case
 from ..conventions import row_under
 from ..diagnosis import check_returned, headline, run_subject, is_raise, returned_value, script, shown_output
 from ..formats import DTYPE_NAMES, FloatFormat
+from ..known import KnownDeviation, find
 from ..layouts import Layout
 from ..spec import LossSpec
 from ..subjects import Subject
@@ -22,28 +23,12 @@ class EdgeCaseFailure(AssertionError):
     pass
 
 
-@dataclass(frozen=True)
-class KnownFailure:
-    """``subject`` (qualname) is known to fail this row: recorded known deviation ``deviation``
-    (a key of ``properties/known_deviations.toml``).  The test asserts it still fails."""
-
-    deviation: str
-    subject: str
-    dtypes: tuple[str, ...] = DTYPE_NAMES
-    #: for a drawn row, the cases the deviation shows on (``when(case) -> bool``, the case as the
-    #: implementation sees it); None: every case of the row
-    when: Callable[[Case], bool] | None = field(default=None, compare=False)
-
-    def covers(self, case: Case | None) -> bool:
-        return self.when is None or case is None or bool(self.when(case))
 
 
-def find_known_failure(known_failures, qualname: str, dtype: str | None = None,
-                       case: Case | None = None) -> KnownFailure | None:
-    """The recorded known failure of subject ``qualname`` (in ``dtype``, if given; on ``case``,
-    if given), or None."""
-    return next((k for k in known_failures if k.subject == qualname and (dtype is None or dtype in k.dtypes)
-                 and k.covers(case)), None)
+def find_known_failure(known_failures, qualname: str, dtype: str | None = None, case: Case | None = None):
+    """The recorded known deviation of subject ``qualname`` among a row's (in ``dtype``, if given; on
+    ``case``, if given), or None (``properties.known.find``)."""
+    return find(known_failures, subject=qualname, dtype=dtype, case=case)
 
 
 @dataclass(frozen=True)
@@ -59,7 +44,7 @@ class EdgeCase:
     why: str
     dtypes: tuple[str, ...] = DTYPE_NAMES
     layout: Layout | None = None
-    known_failures: tuple[KnownFailure, ...] = ()
+    known_failures: tuple[KnownDeviation, ...] = ()
     #: the (edge condition, parameter variant) pair a row built by crossing reaches
     #: (``properties.edge_cases.crossed``); "" for a hand-written row
     condition: str = ""
@@ -78,7 +63,7 @@ class EdgeCase:
         """A fixed input needs one run, not a Hypothesis search."""
         return isinstance(self.inputs, Case)
 
-    def known_failure(self, subject: Subject, dtype: str) -> KnownFailure | None:
+    def known_failure(self, subject: Subject, dtype: str) -> KnownDeviation | None:
         return find_known_failure(self.known_failures, subject.qualname, dtype)
 
 
@@ -149,10 +134,10 @@ def run_edge_case(row: EdgeCase, spec: LossSpec, subject: Subject, dtype: str, d
 
 
 def known_for(known_failures, subject: Subject, dtype: str | None = None,
-              case: Case | None = None) -> KnownFailure | None:
+              case: Case | None = None) -> KnownDeviation | None:
     """The known failure that applies to ``subject`` (on ``case``, for a drawn row whose records
     show on some cases only): its own record; for a plug-in (which may show any recorded
     deviation, not must) the first record of the row in ``dtype``."""
     if subject.allows_known_deviations:
-        return next((k for k in known_failures if (dtype is None or dtype in k.dtypes) and k.covers(case)), None)
+        return next((k for k in known_failures if k.covers(case, dtype)), None)
     return find_known_failure(known_failures, subject.qualname, dtype, case)

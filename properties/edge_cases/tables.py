@@ -15,7 +15,8 @@ from scipy.special import log_expit
 
 
 from ..cases import Case
-from .row import EdgeCase, KnownFailure
+from ..known import KnownDeviation, KnownFailure
+from .row import EdgeCase
 
 A = np.array
 INF = np.inf
@@ -97,7 +98,7 @@ def _masked_class_zero_probability(case) -> bool:
     return bool(np.any(np.isneginf(x) & (smoothed == 0)))
 
 
-def condition_known_failures(specs) -> dict[tuple[str, str, str], tuple[KnownFailure, ...]]:
+def condition_known_failures(specs) -> dict[tuple[str, str, str], tuple[KnownDeviation, ...]]:
     """The known failures of the crossed rows of ``specs`` (name -> LossSpec)."""
     return {
         # 0 * log 0 at a masked class: torch and Keras return NaN (the hand-written row

@@ -44,7 +44,8 @@ from hypothesis import assume, strategies as st
 
 from ..agreement import ContractBreach, bound_for
 from ..cases import Case, literal
-from ..edge_cases.row import KnownFailure, find_known_failure
+from ..edge_cases.row import find_known_failure
+from ..known import KnownDeviation
 from ..formats import DTYPE_NAMES, FloatFormat
 from ..diagnosis import run_subject, headline, parts, script, shown_output
 from ..spec import LossSpec
@@ -396,7 +397,7 @@ class Invariant:
     variants: tuple[str, ...] | None = None
     cases: Callable[[LossSpec, FloatFormat], st.SearchStrategy] | None = None
     dtypes: tuple[str, ...] = DTYPE_NAMES
-    known_failures: tuple[KnownFailure, ...] = ()
+    known_failures: tuple[KnownDeviation, ...] = ()
 
     @property
     def id(self) -> str:
@@ -408,7 +409,7 @@ class Invariant:
         variants = self.variants or spec.variants
         return st.sampled_from(variants).flatmap(lambda v: spec.cases(v, fmt))
 
-    def known_failure(self, subject: Subject, dtype: str) -> KnownFailure | None:
+    def known_failure(self, subject: Subject, dtype: str) -> KnownDeviation | None:
         return find_known_failure(self.known_failures, subject.qualname, dtype)
 
 

@@ -3,14 +3,11 @@ with {0, 1} or soft targets, weights over the class dimension."""
 
 from __future__ import annotations
 
-
 import numpy as np
 from hypothesis import strategies as st
 
-
 from .. import strategies as S
 from ..cases import Case
-
 
 TARGETS01 = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 

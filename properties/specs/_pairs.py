@@ -8,10 +8,8 @@ import math
 import numpy as np
 from hypothesis import assume, strategies as st
 
-
 from .. import strategies as S
 from ..cases import Case
-
 
 MAX_BATCH, MAX_DIM = 6, 8
 

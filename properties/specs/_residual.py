@@ -3,14 +3,11 @@ target of one scale, residuals near a branch transition, broadcast pairs."""
 
 from __future__ import annotations
 
-
 import numpy as np
 from hypothesis import strategies as st
 
-
 from .. import strategies as S
 from ..cases import Case
-
 
 MAX_ELEMS = S.SHORT_TERMS
 

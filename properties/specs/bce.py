@@ -20,7 +20,6 @@ import refimpl
 from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strategies as S, tolerance as T
 from ..cases import Case
 from ..edge_cases.expect import Raises, exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import A, arg, rows
 from ..invariants.kinds import (
     nonnegative,
@@ -28,6 +27,7 @@ from ..invariants.kinds import (
     zero_at,
 )
 from ..invariants.tables import inv, structure
+from ..known import KnownFailure, Refusal
 from ..spec import LossSpec
 from ._binary import bce_like
 
@@ -147,7 +147,7 @@ at_coincidence = None
 
 #: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
 #: known deviation (``properties.gradients.REFUSED``)
-REFUSED = {"weight": G.Refusal("bce_weight_not_differentiable")}
+REFUSED = {"weight": Refusal("bce_weight_not_differentiable")}
 
 #: points training hits at an extreme, where the gradient must be finite
 GRADIENT_ROWS = [

@@ -29,6 +29,7 @@ from ..invariants.kinds import (
     with_kwargs_equal,
 )
 from ..invariants.tables import U64, inv, structure
+from ..known import Refusal
 from ..spec import LossSpec
 from ._binary import bce_like, logits_cap
 
@@ -181,8 +182,8 @@ at_coincidence = None
 
 #: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
 #: known deviation (``properties.gradients.REFUSED``)
-REFUSED = {"weight": G.Refusal("bce_with_logits_weights_not_differentiable"),
-           "pos_weight": G.Refusal("bce_with_logits_weights_not_differentiable")}
+REFUSED = {"weight": Refusal("bce_with_logits_weights_not_differentiable"),
+           "pos_weight": Refusal("bce_with_logits_weights_not_differentiable")}
 
 #: points training hits at an extreme, where the gradient must be finite
 GRADIENT_ROWS = [

@@ -30,7 +30,6 @@ from .. import (
 )
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import TORCH_F, W3, Z3, A, arg, pair_case, rows
 from ..formats import log2_ceil
 from ..invariants.core import exact_or_reject
@@ -43,6 +42,7 @@ from ..invariants.kinds import (
     symmetric,
 )
 from ..invariants.tables import inv, structure
+from ..known import KnownFailure
 from ..spec import LossSpec
 from ._pairs import cosine_admits, pair_cases
 

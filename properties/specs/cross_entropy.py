@@ -26,7 +26,6 @@ from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strat
 from ..agreement import bound_for
 from ..cases import Case
 from ..edge_cases.expect import exactly, nan, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import INF, KERAS_CE, TORCH_F, A, arg, rows
 from ..formats import log2_ceil
 from ..invariants.core import Claim, Q, exact_or_reject
@@ -38,6 +37,7 @@ from ..invariants.kinds import (
     with_kwargs_equal,
 )
 from ..invariants.tables import U64, inv, structure
+from ..known import KnownFailure, Refusal
 from ..spec import LossSpec
 
 MAX_BATCH, MAX_CLASSES = 6, 6
@@ -489,7 +489,7 @@ at_coincidence = None
 
 #: arguments of ``refimpl.grad.DIFFERENTIABLE`` torch 2.13 refuses to differentiate, each a recorded
 #: known deviation (``properties.gradients.REFUSED``)
-REFUSED = {"weight": G.Refusal("cross_entropy_index_weight_not_differentiable",
+REFUSED = {"weight": Refusal("cross_entropy_index_weight_not_differentiable",
                                 lambda case: case.args["target"].dtype.kind != "f")}
 
 SAT = [[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0], [0.0, 0.0, 1e4]]

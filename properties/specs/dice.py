@@ -22,7 +22,6 @@ from refimpl.dice import dice_parts
 from .. import bad_inputs as BI, finite_differences as FD, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, nan, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import A, rows
 from ..formats import log2_ceil
 from ..invariants.core import Q, fractions
@@ -34,6 +33,7 @@ from ..invariants.kinds import (
     zero_at,
 )
 from ..invariants.tables import inv, structure
+from ..known import KnownFailure
 from ..spec import LossSpec
 
 

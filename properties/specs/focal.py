@@ -20,7 +20,6 @@ from refimpl.bce_with_logits import softplus
 from .. import bad_inputs as BI, finite_differences as FD, gradients as G, mutation as M, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import INF, LOGITS, T01, A, arg, bcel, rows
 from ..formats import FLOAT64, FloatFormat
 from ..invariants.kinds import (
@@ -30,6 +29,7 @@ from ..invariants.kinds import (
     nonnegative,
 )
 from ..invariants.tables import inv, structure
+from ..known import KnownFailure
 from ..spec import LossSpec
 from ._binary import bce_like, logits_cap
 

@@ -28,7 +28,6 @@ from .. import (
 )
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import A, arg, rcase, rows
 from ..invariants.core import exact_or_reject
 from ..invariants.kinds import (
@@ -39,6 +38,7 @@ from ..invariants.kinds import (
     zero_at,
 )
 from ..invariants.tables import exp2, in_residual_range, inv, structure, target_is_input
+from ..known import KnownFailure
 from ..spec import LossSpec
 from ..subjects import reference_subject
 from ._residual import BROADCAST, residual_case

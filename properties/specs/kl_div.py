@@ -27,7 +27,6 @@ from .. import (
 )
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import INF, TORCH_F, A, rows
 from ..formats import log2_ceil
 from ..invariants.core import Claim, Q, exact_or_reject, zeros
@@ -35,6 +34,7 @@ from ..invariants.kinds import (
     equal,
 )
 from ..invariants.tables import U64, inv, structure
+from ..known import KnownFailure
 from ..spec import LossSpec
 
 

@@ -40,8 +40,8 @@ from ..invariants.kinds import (
     zero_at,
 )
 from ..invariants.tables import exp2, in_residual_range, inv, structure, target_is_input
+from ..known import CaseDeviation
 from ..spec import LossSpec
-from ..subjects import CaseDeviation
 from ._residual import BROADCAST, residual_case
 
 

@@ -18,7 +18,6 @@ import refimpl
 from .. import bad_inputs as BI, broadcast as B, finite_differences as FD, gradients as G, strategies as S
 from ..cases import Case
 from ..edge_cases.expect import exactly, value
-from ..edge_cases.row import KnownFailure
 from ..edge_cases.tables import A, arg, rcase, rows
 from ..invariants.kinds import (
     equal,
@@ -27,6 +26,7 @@ from ..invariants.kinds import (
     zero_at,
 )
 from ..invariants.tables import inv, structure, target_is_input
+from ..known import KnownFailure
 from ..spec import LossSpec
 from ..subjects import reference_subject
 from ._residual import BROADCAST, residual_case
