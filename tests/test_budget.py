@@ -10,7 +10,7 @@ from properties.edge_cases import EDGE_CASES
 from properties.formats import DTYPE_NAMES
 from properties.specs import SPECS
 
-from .matrix import ROW_EXAMPLES
+from .gate.matrix import ROW_EXAMPLES
 
 
 def _cells(spec):

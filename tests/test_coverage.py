@@ -90,7 +90,7 @@ PER_TEST = settings.get_profile("default").max_examples
 def test_strategy_long_reductions_in_every_dtype(loss):
     """Every loss, in every dtype, sums at least 1000 terms (``LossSpec.summed``: its reduction's terms,
     Dice's spatial sums) in some of the examples its agreement tests (every reduction) draw in the default
-    profile (derandomized) -- a minority of them (``S.LONG_SHARE`` = 1/5 intended, at most half) -- and
+    profile (derandomized) -- a minority of them (``S.LONG_SHARE`` = 1/3 intended, at most half) -- and
     no 'sum' example holds terms whose sum overflows the dtype (``S.summed_count``)."""
     from properties.coverage import reductions_drawn
 

@@ -3,11 +3,15 @@ is what the call was, and a recorded gate run records every call of the plug-in.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from properties import recording
 from properties.specs import SPECS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _t(*shape):
@@ -61,8 +65,8 @@ def test_recorded_gate_run_records_every_call(tmp_path):
 
     path = tmp_path / "calls.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--record={path}",
-                           "--dtype", "float64", "-k", "test_gradient_mse", "--impl", "mse=torch.nn.functional:mse_loss"],
-                          capture_output=True, text=True, timeout=600)
+                           "--dtype", "float64", "-k", "test_gradient_mse", "--impl", "mse=torch.nn.functional:mse_loss", "tests/gate"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:]
     records = recording.read(str(path))
     assert records and all(r["loss"] == "mse" and r["dtype"] == "float64" for r in records)
