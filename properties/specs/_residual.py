@@ -29,7 +29,7 @@ def residual_case(draw, fmt, weight: bool, reduction=None, power: float = 2.0, m
     band where the sum of its terms may overflow (``S.mean_band``).  ``power``: the terms grow as
     |x - y|^power (squared residuals; 1 for L1).  ``at``: a branch transition (delta, beta) that
     residuals are drawn close to in half of the cases (:func:`at_transition`)."""
-    n_long = draw(S.long_terms())
+    n_long = draw(S.long_terms(share=S.long_share(fmt, reduction)))
     shape = draw(S.shapes(1 if n_long else 0, 3, 1, 4))
     per_row = int(np.prod(shape[1:], dtype=np.int64))
     rows, seed = draw(S.extension(n_long, per_row))
