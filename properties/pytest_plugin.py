@@ -293,6 +293,13 @@ def pytest_runtest_call(item):
     inner = getattr(hyp, "inner_test", None)
     if inner is not None:
         hyp.inner_test = tally.counting(item.nodeid, inner)
+    # Hypothesis's pytest plugin gives each parametrized call settings whose parent is the function's
+    # current ones (_hypothesis_pytestplugin.pytest_runtest_call), never undone: one parent per call of
+    # the same function, a chain past Python's recursion limit after ~1000 calls in one process (a gate
+    # run of ten cross-entropy plug-ins: RecursionError in Hypothesis's settings.database).  Put back what
+    # the function had before this call.
+    fn = getattr(item.obj, "__func__", item.obj)
+    own = getattr(fn, "_hypothesis_internal_use_settings", None)
     restore = _without_shrinking(item)
     try:
         if inner is None:
@@ -310,6 +317,8 @@ def pytest_runtest_call(item):
             hyp.inner_test = inner
         if restore is not None:
             item.obj._hypothesis_internal_use_settings = restore
+        if own is not None:
+            fn._hypothesis_internal_use_settings = own
 
 
 def _without_shrinking(item):
