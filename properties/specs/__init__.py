@@ -1,7 +1,13 @@
 """The loss specs, one record per loss, gathered into ``SPECS``.
 
-Each loss is a module ``properties/specs/<loss>.py`` defining ``SPEC`` (a ``properties.spec.LossSpec``:
-its input domain, error budget, parameters); the modules are discovered here, so a new loss adds its
+Each loss is a module ``properties/specs/<loss>.py``, its unit: everything the suite knows about it --
+``SPEC`` (a ``properties.spec.LossSpec``: input domain, error budget, parameters), its own edge-case rows
+(``EDGE_ROWS``), invariants (``INVARIANTS``), valid call and bad inputs (``VALID_CALL``, ``BAD_INPUTS``),
+its gradient knowledge (``away_from_kinks``, ``at_coincidence``, ``REFUSED``, ``GRADIENT_ROWS``,
+``SUBGRADIENT_ROWS``, ``FINITE_DIFFERENCES``) and the wrong implementations its invariants catch
+(``INVARIANT_MUTANTS``).  Its reference, analytic gradient and mpmath transcription are
+``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and ``refimpl/exact/<loss>.py``; its recorded deviations
+are in ``properties/known_deviations.toml``.  The modules are discovered here, so a new loss adds its
 module and nothing else.  Modules whose name starts with ``_`` hold strategies several losses share.
 """
 

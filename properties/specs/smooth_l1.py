@@ -1,12 +1,6 @@
 """Smooth L1 loss (``torch.nn.functional.smooth_l1_loss``), reference ``refimpl.smooth_l1``.
 
-The loss's unit: everything the suite knows about it, discovered by ``properties.specs`` -- its
-``SPEC`` (input domain, error budget, parameters: ``properties.spec.LossSpec``), its own edge-case
-rows, invariants, valid call and bad inputs, its gradient knowledge (smooth points, coincident
-inputs, arguments torch refuses, finite-gradient and subgradient rows, finite-difference knowledge)
-and the wrong implementations its invariants are shown to catch.  Its reference, analytic
-gradient and mpmath transcription are ``refimpl/<loss>.py``, ``refimpl/grad/<loss>.py`` and
-``refimpl/exact/<loss>.py``; its recorded deviations are in ``properties/known_deviations.toml``."""
+A loss's unit (what it holds: ``properties.specs``)."""
 
 from __future__ import annotations
 
