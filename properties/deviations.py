@@ -171,6 +171,38 @@ def torch_sum_of_expanded_tensor_accumulates_sequentially() -> bool:
     return rel(expanded) > 12 and rel(torch.full((1024, 4), v, dtype=torch.float64)) <= 12
 
 
+def nll_loss_ignored_target_skips_cascade_flush() -> bool:
+    """F.cross_entropy (CPU, float64) of 4096 rows of 5 equal logits (each term log 5): with the
+    targets at the multiples of 16 -- the cascade's flush points -- ignored, the 'sum' is further from
+    the exact sum than ceil(log2 n) = 12 roundings allow (~550 u), while ignoring the next target of
+    each block instead is within it (~1 u); with class weights the total weight of a 'mean' (what its
+    backward divides by) is off the same way (the gradient ~130 u)."""
+    from fractions import Fraction
+
+    import torch
+    import torch.nn.functional as F
+
+    n, x = 4096, torch.full((4096, 5), 1e-3, dtype=torch.float64)
+    term = Fraction(float(-torch.log_softmax(x[0], 0)[0]))
+    w = torch.tensor([1.3, 0.7, 1.1, 0.9, 1.7], dtype=torch.float64)
+
+    def errors(offset):
+        t = torch.tensor([-100 if i % 16 == offset else i % 5 for i in range(n)])
+        kept = t[t != -100]
+        exact = term * len(kept)
+        ulps = lambda got, want: float(abs(Fraction(float(got)) - want) / abs(want)) / 2.0 ** -53
+        xg = x.clone().requires_grad_()
+        (g,) = torch.autograd.grad(F.cross_entropy(xg, t, weight=w), xg)
+        b = int(torch.nonzero(t != -100)[0])
+        p = Fraction(float(torch.softmax(x[b], 0)[t[b]]))
+        total = sum(Fraction(float(w[c])) for c in kept.tolist())
+        return (ulps(F.cross_entropy(x, t, reduction="sum"), exact),
+                ulps(g[b, t[b]], Fraction(float(w[t[b]])) * (p - 1) / total))
+
+    skipped, flushed = errors(0), errors(1)
+    return all(e > 12 for e in skipped) and all(e <= 12 for e in flushed)
+
+
 def mse_weighted_half_mean_overflows() -> bool:
     import torch
     import torch.nn.functional as F
@@ -448,6 +480,7 @@ CHECKS = {f.__name__: f for f in (
     cross_entropy_index_weight_not_differentiable,
     cross_entropy_half_mean_overflows, mse_weighted_half_mean_overflows, kl_div_batchmean_half_overflows,
     torch_sum_of_expanded_tensor_accumulates_sequentially,
+    nll_loss_ignored_target_skips_cascade_flush,
     monai_dice_squared_pred_nan_second_derivative_at_zero_prediction,
     triplet_pnorm_gradient_float16_is_infinite,
     bce_backward_float16_at_0_1_is_not_finite, bce_gradient_is_zero_at_exact_boundary,

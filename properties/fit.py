@@ -278,19 +278,54 @@ def not_applicable(spec: LossSpec, subject, case: Case) -> str | None:
     return subject.unsupported(case=case)
 
 
-def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, run) -> None:
+def failure_gist(text: str, subject) -> str:
+    """A failure message without its reproduction and with the subject's name neutral: two
+    implementations that fail a check *the same way* have the same gist."""
+    return text.split("\nReproduce:", 1)[0].replace(subject.qualname, "<subject>")
+
+
+def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, run, rerun=None) -> None:
     """``run()``; a ``failure`` inside a region where ``subject`` has a recorded known deviation for
     ``check`` (``Subject.case_deviations``; its check function demonstrates it on the installed version)
     discards the example (``hypothesis.reject``) -- not the end of the test, whose other examples keep
     checking.  ``case``: as drawn; the region is judged, only on a failure, on it rounded to ``dtype``
-    (the values the implementation saw)."""
+    (the values the implementation saw).
+
+    A plug-in may show its loss's built-in's recorded deviations (one built on ``F.cross_entropy`` shows
+    torch's), not must: inside such a region its failure is discarded only where the built-in fails the
+    same example the same way (``rerun(builtin)``: the same gist -- the same values, the same kind of
+    failure); any other failure there is the plug-in's own, reported with what the built-in does."""
     from hypothesis import event, reject
 
     try:
         run()
-    except failure:
-        deviation = subject.case_deviation(check, case.rounded(dtype), dtype)
+    except failure as exc:
+        rounded = case.rounded(dtype)
+        deviation = subject.case_deviation(check, rounded, dtype)
+        if deviation is None and subject.allows_known_deviations and rerun is not None:
+            deviation = _shown_by_builtin(subject, check, rounded, dtype, exc, failure, rerun)
         if deviation is None:
             raise
         event(f"discarded: recorded known deviation {deviation.deviation!r}")
         reject()
+
+
+def _shown_by_builtin(subject, check: str, case: Case, dtype: str, exc, failure, rerun):
+    """The built-in's recorded deviation that covers ``case`` when the built-in fails it the way
+    ``subject`` did (``exc``); None where none is recorded; a ``failure`` saying why not otherwise."""
+    from .specs import SPECS
+    from .subjects import builtin_subjects
+
+    builtin = next(iter(builtin_subjects(SPECS[subject.loss])), None)
+    deviation = builtin.case_deviation(check, case, dtype) if builtin is not None else None
+    if deviation is None:
+        return None
+    try:
+        rerun(builtin)
+    except failure as ref:
+        if failure_gist(str(exc), subject) == failure_gist(str(ref), builtin):
+            return deviation
+        raise failure(f"{exc}\n\nNot the recorded known deviation {deviation.deviation!r}: {builtin.qualname} "
+                      f"fails this example differently:\n{failure_gist(str(ref), builtin)}") from exc
+    raise failure(f"{exc}\n\nNot the recorded known deviation {deviation.deviation!r}: "
+                  f"{builtin.qualname} does not fail this example") from exc

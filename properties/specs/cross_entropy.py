@@ -31,7 +31,7 @@ from ..invariants.kinds import (
     with_kwargs_equal,
 )
 from ..invariants.tables import U64, inv, structure
-from ..known import KnownFailure, Refusal
+from ..known import CaseDeviation, KnownFailure, Refusal
 from ..spec import LossSpec
 
 MAX_BATCH, MAX_CLASSES = 6, 6
@@ -191,6 +191,34 @@ def scale_cross_entropy(case: Case, terms):
     return np.where(ignored, 0.0, s)
 
 
+def nll_cascade_skips_a_flush(case: Case, dtype: str | None = None) -> bool:
+    """Whether torch's CPU ``nll_loss`` sums this case's terms out of its cascade (known deviation
+    nll_loss_ignored_target_skips_cascade_flush): a reduced ('mean', 'sum') loss of class-index targets
+    where a target at a cascade boundary is ignored while terms follow it.
+
+    ``nll_loss_out_frame`` (aten/src/ATen/native/LossNLL.cpp) and ``nll_loss2d_forward_out_frame``
+    (LossNLL2d.cpp) add the terms in the targets' C order into a cascade of 8 partial sums, flushing
+    level j into level j + 1 after the term at linear index b when b is a multiple of 2^(p (j + 1)),
+    p = max(4, ceil(log2 n) // 8); an ignored target ``continue``s past the flush, so its partial sum
+    keeps growing one term at a time (pytorch#55657, PR #55841).  The loss's terms and, with class
+    weights, the total weight a 'mean' and its backward divide by, are affected."""
+    t = case.args["target"]
+    if t.dtype.kind == "f" or case.kwargs.get("reduction", "mean") == "none" or t.size < 2:
+        return False
+    ignored = (np.asarray(t) == case.kwargs.get("ignore_index", -100)).ravel()
+    step = 1 << max(4, log2_ceil(ignored.size) // 8)
+    from_here = np.flip(np.logical_or.accumulate(np.flip(~ignored)))  # a term at or after each index
+    followed = np.append(from_here[1:], False)  # a term after each index
+    return bool((ignored & followed)[step::step].any())
+
+
+def _nll_cascade_weighted_mean(case: Case, dtype: str | None = None) -> bool:
+    """The cascade's region (:func:`nll_cascade_skips_a_flush`) of a class-weighted 'mean': the backward
+    divides by the total weight the forward summed there."""
+    return case.kwargs.get("weight") is not None and case.kwargs.get("reduction", "mean") == "mean" \
+        and nll_cascade_skips_a_flush(case, dtype)
+
+
 #: the loss's record: everything the suite knows about it (``properties.spec.LossSpec``)
 SPEC = LossSpec(
     name="cross_entropy", reference=refimpl.cross_entropy, arg_names=("input", "target"),
@@ -200,6 +228,12 @@ SPEC = LossSpec(
     mirrors="index and probability targets; input (C,), (N,C), (N,C,d1..dk); weight; ignore_index; "
     "label_smoothing (both target kinds); reduction (weighted mean / sum of non-ignored weights)",
     gap=lambda args, kw: None,  # logits and class probabilities are not a pair the formula subtracts
+    builtin_deviations=(
+        CaseDeviation("nll_loss_ignored_target_skips_cascade_flush", "agreement", nll_cascade_skips_a_flush,
+                      why="an ignored target at a boundary of nll_loss's cascade sum: the flush is skipped"),
+        CaseDeviation("nll_loss_ignored_target_skips_cascade_flush", "gradient", _nll_cascade_weighted_mean,
+                      why="the same, class-weighted 'mean': the total weight the backward divides by"),
+    ),
 )
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import settings
 
+from properties.fit import failure_gist
 from properties.subjects import reference_subject, subjects_for
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -37,12 +38,6 @@ def recorded_subject(spec, known):
     from properties.subjects import builtin_subjects
 
     return next((s for s in builtin_subjects(spec) + thirdparty_subjects(spec) if s.qualname == known.subject), None)
-
-
-def failure_gist(text: str, subject) -> str:
-    """A failure message without its reproduction and with the subject's name neutral: two
-    implementations that fail a check *the same way* have the same gist."""
-    return text.split("\nReproduce:", 1)[0].replace(subject.qualname, "<subject>")
 
 
 def check_with_known(subject, known, failure, run, fixed_message: str, spec):

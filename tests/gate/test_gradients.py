@@ -55,7 +55,8 @@ def _gradcheck_test(spec):
         reduction = data.draw(st.sampled_from(fspec.reductions), label="reduction")
         names = differentiable(fspec, case)
         discarding_recorded(subject, "gradcheck", case, "float64", GradcheckError,
-                             lambda: gradcheck_case(subject, case, names, reduction, device))
+                             lambda: gradcheck_case(subject, case, names, reduction, device),
+                             rerun=lambda s: gradcheck_case(s, case, names, reduction, device))
 
     test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
     return test
@@ -80,7 +81,8 @@ def _gradient_test(spec):
         shape = np.shape(fspec.call_reference(case.rounded(dtype), reduction="none"))
         upstream = data.draw(cotangents(shape, reduction), label="upstream gradient")
         discarding_recorded(subject, "gradient", case, dtype, GradientError,
-                             lambda: check_gradient(fspec, subject, case, dtype, device, reduction, upstream))
+                             lambda: check_gradient(fspec, subject, case, dtype, device, reduction, upstream),
+                             rerun=lambda s: check_gradient(fspec, s, case, dtype, device, reduction, upstream))
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
     return test
