@@ -290,6 +290,13 @@ def cotangents(shape: tuple, reduction: str) -> st.SearchStrategy:
     return st.integers(-16, 15).map(lambda k: float(scaled(k)))
 
 
+def term_cotangents(shape: tuple, reduction: str, grad_output) -> np.ndarray:
+    """Each term's upstream gradient, of the terms' ``shape``: the output's for 'none', the number
+    divided by the number of terms for 'mean' (a mean-like reduction's divide comes first in the backward)."""
+    g = np.abs(np.broadcast_to(np.asarray(grad_output, dtype=np.float64), shape if reduction == "none" else ()))
+    return np.broadcast_to(g / max(int(np.prod(shape)), 1) if reduction == "mean" else g, shape)
+
+
 def gradient_format(dtype: str) -> FloatFormat:
     """The domain of the autograd-vs-analytic comparison in ``dtype``: the dtype's precision
     and underflow, magnitudes capped at 2^16 (the training scale; the value tests cover the
@@ -328,6 +335,9 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
     ref = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs},
                                           grad_output=up)
     gain = gradient_underflow_gain(case, spec.underflow(case, terms) if spec.underflow else 1.0)
+    # an absolute amount lost below the normal range: a flushed sigmoid, the backward's own intermediates
+    flush = gradient_flush(spec, fmt) + (spec.gradient_underflow(case, fmt, term_cotangents(np.shape(terms), reduction, up))
+                                         if spec.gradient_underflow is not None else 0.0)
     # the local derivatives (every term's upstream gradient 1): a backward forms them before the cotangent
     # scales them, so where one is beyond the dtype's range the gradient may be inf whatever the cotangent
     # (float16 bce_with_logits, x = -709, pos_weight 100: d/dt = 70900 > 65504, times 1/16 is 4431)
@@ -343,7 +353,7 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
         n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
                                                                    np.size(terms) // max(np.size(arg), 1))
         collected = max(1, np.size(terms) // max(np.size(arg), 1))  # terms summed into one of its elements
-        bnd = gradient_bound(fmt, mag, n_summed, gain, gradient_flush(spec, fmt), collected)
+        bnd = gradient_bound(fmt, mag, n_summed, gain, flush, collected)
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want)) | (overflows & np.isinf(got) & (got * want > 0))
             err = np.where(same, 0.0, np.abs(got - want))

@@ -40,6 +40,10 @@ class LossSpec:
     scale:       the tolerance model's error budget, ``scale_<name>`` in the unit (properties/specs/<name>.py).
     denominator: what a mean-like reduction divides the sum of terms by.
     underflow:   per-term amplification of an intermediate lost to underflow (default 1).
+    gradient_underflow: ``gradient_underflow(case, fmt, cotangent) -> float``: the absolute amount a
+                 gradient element may lose to the backward's own intermediates below ``fmt``'s normal
+                 range -- half a subnormal spacing each, times what multiplies it afterwards
+                 (``cotangent``: each term's upstream gradient; default: none, 0).
     reductions:  the reduction strings the function accepts.
     mirrors:     the parameters the reference covers, for the generated losses table (``properties.docgen``).
     admits:      ``admits(case, fmt)``: whether a case lies in the domain where the comparison in
@@ -90,6 +94,7 @@ class LossSpec:
     denominator: Callable[[Case, np.ndarray, str], float] = count_denominator
     reductions: tuple[str, ...] = ("none", "mean", "sum")
     underflow: Callable[[Case, np.ndarray], np.ndarray] | None = None
+    gradient_underflow: Callable | None = None
     mirrors: str = ""
     reference_kwargs: dict = field(default_factory=dict)
     event_dims: int = 0

@@ -135,3 +135,37 @@ def test_sigmoid_flush_is_what_the_gradient_floor_admits(dtype):
     assert float(torch.sigmoid(below)) == 0.0 and 0.0 < math.exp(-(edge + 0.5)) < gradient_flush(SPECS["bce_with_logits"], fmt)
     assert float(torch.sigmoid(torch.tensor(-(edge - 1.0), dtype=getattr(torch, dtype)))) > 0.0
     assert gradient_flush(SPECS["mse"], fmt) == 0.0
+
+
+@pytest.mark.parametrize("vectors, reduction, upstream, widened", [
+    (np.full((1140, 5), 3.162109375), "mean", 0.0625, True),  # measured: c |p| / (2 d^3) = 1.1e-8 rounds to 0
+    (np.full((1140, 5), 0.75), "sum", 1.0, False),  # every intermediate normal
+    (np.full((4, 5), 0.75), "mean", 1.0, False),
+])
+def test_cosine_gradient_floor_widens_only_where_an_intermediate_underflows(vectors, reduction, upstream, widened):
+    """cosine_embedding's ``gradient_underflow`` (what a gradient element may lose to backward intermediates
+    below the normal range) is > 0 exactly where one falls below it; there torch's float16 gradient of
+    a = b (exactly 0) is far from 0 and within the widened bound, and a gradient shifted by 3 times that
+    amount is still rejected; elsewhere the floor is the plain one and a 128 u error is rejected."""
+    from properties.cases import Case
+    from properties.gradients import GradientError, check_gradient, term_cotangents
+    from properties.subjects import Subject, builtin_subjects
+
+    spec, fmt = SPECS["cosine_embedding"], FORMATS["float16"]
+    case = Case({"input1": vectors, "input2": vectors.copy(), "target": np.ones(len(vectors))}, {"margin": 0.0})
+    gain = spec.gradient_underflow(case, fmt, term_cotangents((len(vectors),), reduction, upstream))
+    assert (gain > 0) == widened, gain
+    (torch_subject,) = builtin_subjects(spec)
+    check_gradient(spec, torch_subject, case, "float16", "cpu", reduction, upstream)
+
+    def off(*args, **kwargs):  # torch's value; its gradient 1 + 128 u times its own, or shifted by 3 x the loss
+        out = torch_subject.fn(*args, **kwargs)
+        if widened:
+            return out + 3 * gain / upstream * (args[0] - args[0].detach()).sum()
+        return out + 128 * fmt.u * (out - out.detach())
+
+    mutant = Subject(spec.name, "off", "mutant.cosine_gradient_off", off)
+    flipped = vectors * np.where(np.arange(vectors.shape[-1]) % 2, -1.0, 1.0)  # cos = 1/5: a gradient of its own
+    with pytest.raises(GradientError):
+        check_gradient(spec, mutant, Case({**case.args, "input2": flipped}, case.kwargs), "float16", "cpu", reduction,
+                       upstream)
