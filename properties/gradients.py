@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
@@ -319,11 +319,18 @@ def gradient_reproduction(spec: LossSpec, subject, case: Case, names, dtype: str
                   after=gradient_lines(spec, case, names, grad_output))
 
 
-def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str, grad_output: float = 1.0):
-    """Autograd's gradients ``grads`` (``{name: float64 array}``) of the loss at ``case`` (rounded to
-    ``dtype``, reduction in its kwargs) against ``refimpl.grad`` within ``gradient_bound``: ``(largest
-    error / bound, diagnosis, detail)`` -- the diagnosis of the first input outside the bound
-    ("non-finite gradient w.r.t. ..." / "gradient outside the bound w.r.t. ..."), or None."""
+class GradientBounds(NamedTuple):
+    """What a gradient comparison holds autograd's gradients to (``gradient_bounds``)."""
+
+    ref: dict  # refimpl.grad's gradients (and each one's ``__mag``)
+    bound: dict  # name -> the largest admissible |autograd - analytic| of each element (gradient_bound)
+    floor: dict  # name -> its part that is not relative: what the subnormal range may cost (the bound at magnitude 0)
+    overflows: dict  # name -> where the local derivative is beyond the dtype's range (an infinite gradient admitted)
+
+
+def gradient_bounds(spec: LossSpec, case: Case, names, dtype: str, grad_output: float = 1.0) -> GradientBounds:
+    """The bounds of ``names``' gradients at ``case`` (rounded to ``dtype``, reduction in its kwargs)
+    with upstream gradient ``grad_output`` (:class:`GradientBounds`)."""
     import refimpl.grad
 
     spec = spec.in_dtype(dtype)  # a plug-in's declared conventions in this dtype (properties.conventions)
@@ -334,26 +341,44 @@ def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str
           if reduction == "none" else float(grad_output))
     ref = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs},
                                           grad_output=up)
-    gain = gradient_underflow_gain(case, spec.underflow(case, terms) if spec.underflow else 1.0)
-    # an absolute amount lost below the normal range: a flushed sigmoid, the backward's own intermediates
-    flush = gradient_flush(spec, fmt) + (spec.gradient_underflow(case, fmt, term_cotangents(np.shape(terms), reduction, up))
-                                         if spec.gradient_underflow is not None else 0.0)
+    # what an intermediate below the normal range costs: the backward's own intermediates where the unit
+    # models them (an absolute amount, ``LossSpec.gradient_underflow``), else the forward's underflow gain
+    # (``LossSpec.underflow``: its chain recomputed by the backward); the weights multiply either
+    if spec.gradient_underflow is not None:
+        gain = gradient_underflow_gain(case)
+        flush = gradient_flush(spec, fmt) + spec.gradient_underflow(case, fmt, term_cotangents(np.shape(terms), reduction, up))
+    else:
+        gain = gradient_underflow_gain(case, spec.underflow(case, terms) if spec.underflow else 1.0)
+        flush = gradient_flush(spec, fmt)
     # the local derivatives (every term's upstream gradient 1): a backward forms them before the cotangent
     # scales them, so where one is beyond the dtype's range the gradient may be inf whatever the cotangent
     # (float16 bce_with_logits, x = -709, pos_weight 100: d/dt = 70900 > 65504, times 1/16 is 4431)
     local = getattr(refimpl.grad, spec.name)(*case.args.values(), **{**spec.reference_kwargs, **case.kwargs,
                                                                      "reduction": "none"})
-    worst = 0.0
+    bounds, floors, overflows = {}, {}, {}
     for name in names:
-        want, mag, got = ref[name], ref[name + "__mag"], grads[name]
-        overflows = local[name + "__mag"] > fmt.max
         arg = _array(case, name)
         # a keyword tensor (a weight) collects every term it multiplies (and a weighted mean, the loss itself); a
         # positional one its row, and the terms it was broadcast to (mse's (3,) target against a (4, 3) input)
         n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
                                                                    np.size(terms) // max(np.size(arg), 1))
         collected = max(1, np.size(terms) // max(np.size(arg), 1))  # terms summed into one of its elements
-        bnd = gradient_bound(fmt, mag, n_summed, gain, flush, collected)
+        bounds[name] = gradient_bound(fmt, ref[name + "__mag"], n_summed, gain, flush, collected)
+        floors[name] = float(gradient_bound(fmt, 0.0, n_summed, gain, flush, collected))
+        overflows[name] = local[name + "__mag"] > fmt.max
+    return GradientBounds(ref, bounds, floors, overflows)
+
+
+def compare_gradients(spec: LossSpec, case: Case, names, grads: dict, dtype: str, grad_output: float = 1.0):
+    """Autograd's gradients ``grads`` (``{name: float64 array}``) of the loss at ``case`` (rounded to
+    ``dtype``, reduction in its kwargs) against ``refimpl.grad`` within ``gradient_bound``: ``(largest
+    error / bound, diagnosis, detail)`` -- the diagnosis of the first input outside the bound
+    ("non-finite gradient w.r.t. ..." / "gradient outside the bound w.r.t. ..."), or None."""
+    fmt = spec.in_dtype(dtype).fmt(dtype)
+    ref, bounds, _, overflowing = gradient_bounds(spec, case, names, dtype, grad_output)
+    worst = 0.0
+    for name in names:
+        want, mag, got, bnd, overflows = ref[name], ref[name + "__mag"], grads[name], bounds[name], overflowing[name]
         with np.errstate(invalid="ignore"):
             same = (got == want) | (np.isnan(got) & np.isnan(want)) | (overflows & np.isinf(got) & (got * want > 0))
             err = np.where(same, 0.0, np.abs(got - want))

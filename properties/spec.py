@@ -43,7 +43,8 @@ class LossSpec:
     gradient_underflow: ``gradient_underflow(case, fmt, cotangent) -> float``: the absolute amount a
                  gradient element may lose to the backward's own intermediates below ``fmt``'s normal
                  range -- half a subnormal spacing each, times what multiplies it afterwards
-                 (``cotangent``: each term's upstream gradient; default: none, 0).
+                 (``cotangent``: each term's upstream gradient); given, it replaces ``underflow`` (the
+                 forward's chain) in the gradient bound.  Default: ``underflow``'s gain.
     reductions:  the reduction strings the function accepts.
     mirrors:     the parameters the reference covers, for the generated losses table (``properties.docgen``).
     admits:      ``admits(case, fmt)``: whether a case lies in the domain where the comparison in
