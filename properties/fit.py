@@ -284,12 +284,13 @@ def failure_gist(text: str, subject) -> str:
     return text.split("\nReproduce:", 1)[0].replace(subject.qualname, "<subject>")
 
 
-def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, run, rerun=None) -> None:
+def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, run, rerun=None,
+                        device: str | None = None) -> None:
     """``run()``; a ``failure`` inside a region where ``subject`` has a recorded known deviation for
     ``check`` (``Subject.case_deviations``; its check function demonstrates it on the installed version)
     discards the example (``hypothesis.reject``) -- not the end of the test, whose other examples keep
     checking.  ``case``: as drawn; the region is judged, only on a failure, on it rounded to ``dtype``
-    (the values the implementation saw).
+    (the values the implementation saw); ``device``: where it ran (a record may hold on some devices only).
 
     A plug-in may show its loss's built-in's recorded deviations (one built on ``F.cross_entropy`` shows
     torch's), not must: inside such a region its failure is discarded only where the built-in fails the
@@ -301,23 +302,23 @@ def discarding_recorded(subject, check: str, case: Case, dtype: str, failure, ru
         run()
     except failure as exc:
         rounded = case.rounded(dtype)
-        deviation = subject.case_deviation(check, rounded, dtype)
+        deviation = subject.case_deviation(check, rounded, dtype, device)
         if deviation is None and subject.allows_known_deviations and rerun is not None:
-            deviation = _shown_by_builtin(subject, check, rounded, dtype, exc, failure, rerun)
+            deviation = _shown_by_builtin(subject, check, rounded, dtype, device, exc, failure, rerun)
         if deviation is None:
             raise
         event(f"discarded: recorded known deviation {deviation.deviation!r}")
         reject()
 
 
-def _shown_by_builtin(subject, check: str, case: Case, dtype: str, exc, failure, rerun):
+def _shown_by_builtin(subject, check: str, case: Case, dtype: str, device, exc, failure, rerun):
     """The built-in's recorded deviation that covers ``case`` when the built-in fails it the way
     ``subject`` did (``exc``); None where none is recorded; a ``failure`` saying why not otherwise."""
     from .specs import SPECS
     from .subjects import builtin_subjects
 
     builtin = next(iter(builtin_subjects(SPECS[subject.loss])), None)
-    deviation = builtin.case_deviation(check, case, dtype) if builtin is not None else None
+    deviation = builtin.case_deviation(check, case, dtype, device) if builtin is not None else None
     if deviation is None:
         return None
     try:

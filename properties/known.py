@@ -9,7 +9,7 @@ on the installed version (``properties.deviations``).  Where it applies is a :cl
 - ``check``: the check family it affects ("agreement", "gradient", "gradcheck", "placement",
   "refusal"; None: the check of the row that carries it -- an edge-case, bad-input, gradient or
   invariant row);
-- ``dtypes``: the dtypes it shows in;
+- ``dtypes``: the dtypes it shows in; ``devices``: the device types (None: every one);
 - ``when(case, dtype)``: the cases it shows on (None: every case of its row or check).
 
 Where one applies, a failing check is an expected failure naming the record, and a built-in or an
@@ -37,10 +37,13 @@ class KnownDeviation:
     dtypes: tuple[str, ...] = DTYPE_NAMES
     when: Callable | None = field(default=None, compare=False)
     why: str = ""
+    devices: tuple[str, ...] | None = None
 
-    def covers(self, case=None, dtype: str | None = None) -> bool:
-        """Whether it applies on ``case`` in ``dtype`` (either unknown: as far as is known)."""
+    def covers(self, case=None, dtype: str | None = None, device: str | None = None) -> bool:
+        """Whether it applies on ``case`` in ``dtype`` on ``device`` (each unknown: as far as is known)."""
         if dtype is not None and dtype not in self.dtypes:
+            return False
+        if device is not None and self.devices is not None and device.split(":")[0] not in self.devices:
             return False
         return self.when is None or case is None or bool(self.when(case, dtype))
 
@@ -49,11 +52,11 @@ class KnownDeviation:
 
 
 def find(known, subject: str | None = None, check: str | None = None, dtype: str | None = None,
-         case=None) -> KnownDeviation | None:
+         case=None, device: str | None = None) -> KnownDeviation | None:
     """The first of ``known`` that applies to ``subject`` (a qualname; None: any), ``check``,
-    ``dtype`` and ``case`` (each None: not narrowed by it), or None."""
+    ``dtype``, ``case`` and ``device`` (each None: not narrowed by it), or None."""
     return next((k for k in known if (subject is None or k.subject is None or k.subject == subject)
-                 and (check is None or k.check is None or k.check == check) and k.covers(case, dtype)), None)
+                 and (check is None or k.check is None or k.check == check) and k.covers(case, dtype, device)), None)
 
 
 def KnownFailure(deviation: str, subject: str, dtypes: tuple[str, ...] = DTYPE_NAMES,
@@ -64,10 +67,11 @@ def KnownFailure(deviation: str, subject: str, dtypes: tuple[str, ...] = DTYPE_N
                           None if when is None else (lambda case, dtype, when=when: when(case)))
 
 
-def CaseDeviation(deviation: str, check: str, applies: Callable, why: str = "") -> KnownDeviation:
-    """A subject's record on a region of generated cases: where ``applies(case, dtype)``, a failing
-    ``check`` is an expected failure naming it; ``why`` says what the region is."""
-    return KnownDeviation(deviation, None, check, DTYPE_NAMES, applies, why)
+def CaseDeviation(deviation: str, check: str, applies: Callable, why: str = "",
+                  devices: tuple[str, ...] | None = None) -> KnownDeviation:
+    """A subject's record on a region of generated cases: where ``applies(case, dtype)`` (on ``devices``;
+    None: every one), a failing ``check`` is an expected failure naming it; ``why`` says what the region is."""
+    return KnownDeviation(deviation, None, check, DTYPE_NAMES, applies, why, devices)
 
 
 def Refusal(deviation: str, applies: Callable | None = None) -> KnownDeviation:

@@ -123,10 +123,10 @@ class Subject:
     def callee_module(self) -> str:
         return self.callee.rpartition(".")[0]
 
-    def case_deviation(self, check: str, case, dtype: str):
+    def case_deviation(self, check: str, case, dtype: str, device: str | None = None):
         """The recorded deviation (``properties.known``) of this subject that covers ``case`` in a
-        ``check`` ("agreement", "gradient") in ``dtype``, or None."""
-        return find(self.case_deviations, check=check, dtype=dtype, case=case)
+        ``check`` ("agreement", "gradient") in ``dtype`` on ``device`` (None: any), or None."""
+        return find(self.case_deviations, check=check, dtype=dtype, case=case, device=device)
 
     @property
     def allows_known_deviations(self) -> bool:

@@ -151,3 +151,14 @@ def test_plugin_is_excused_in_a_builtin_region_only_where_the_builtin_fails_the_
         discarding_recorded(subject, "agreement", outside, "float64", _Failure, _raise(""), rerun=_raise(""))
     with pytest.raises(_Failure, match="^returned"):  # a check without a rerun: nothing inherited
         discarding_recorded(subject, "agreement", case, "float64", _Failure, _raise(""))
+    with pytest.raises(_Failure, match="^returned"):  # the cascade is the CPU kernel's: not recorded on CUDA
+        discarding_recorded(subject, "agreement", case, "float64", _Failure, _raise(""), rerun=_raise(""),
+                            device="cuda")
+    from properties.specs import SPECS
+    from properties.subjects import builtin_subjects
+
+    (torch_subject,) = builtin_subjects(SPECS["cross_entropy"])
+    with pytest.raises(UnsatisfiedAssumption):
+        discarding_recorded(torch_subject, "agreement", case, "float64", _Failure, _raise(""), device="cpu")
+    with pytest.raises(_Failure):
+        discarding_recorded(torch_subject, "agreement", case, "float64", _Failure, _raise(""), device="cuda:0")

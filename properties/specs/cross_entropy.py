@@ -230,9 +230,11 @@ SPEC = LossSpec(
     gap=lambda args, kw: None,  # logits and class probabilities are not a pair the formula subtracts
     builtin_deviations=(
         CaseDeviation("nll_loss_ignored_target_skips_cascade_flush", "agreement", nll_cascade_skips_a_flush,
-                      why="an ignored target at a boundary of nll_loss's cascade sum: the flush is skipped"),
+                      why="an ignored target at a boundary of nll_loss's cascade sum: the flush is skipped",
+                      devices=("cpu",)),
         CaseDeviation("nll_loss_ignored_target_skips_cascade_flush", "gradient", _nll_cascade_weighted_mean,
-                      why="the same, class-weighted 'mean': the total weight the backward divides by"),
+                      why="the same, class-weighted 'mean': the total weight the backward divides by",
+                      devices=("cpu",)),
     ),
 )
 

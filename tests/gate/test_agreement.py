@@ -47,7 +47,8 @@ def _agreement_test(spec):
         # where the subject has a recorded known deviation (Subject.case_deviations) a failure discards the case
         discarding_recorded(subject, "agreement", case.with_kwargs(reduction=reduction), dtype, AgreementError,
                             lambda: check_agreement(fspec, subject, case, dtype, device, reduction, variant),
-                            rerun=lambda s: check_agreement(fspec, s, case, dtype, device, reduction, variant))
+                            rerun=lambda s: check_agreement(fspec, s, case, dtype, device, reduction, variant),
+                            device=device)
 
     test.__name__ = test.__qualname__ = f"test_{spec.name}"
     test.__doc__ = f"{spec.torch_function} agrees with refimpl.{spec.name} within the tolerance model."

@@ -50,7 +50,7 @@ def _edge_test(spec):
         discarding_recorded(subject, "agreement", case, dtype, EdgeCaseFailure, lambda: check_with_known(
             subject, known, EdgeCaseFailure, run,
             f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
-            f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.", spec), rerun=run)
+            f"{row.id} ({row.expect}). Upstream changed: update properties/known_deviations.toml.", spec), rerun=run, device=device)
 
     test.__name__ = test.__qualname__ = f"test_edge_{spec.name}"
     test.__doc__ = f"The {spec.name} edge-case table."

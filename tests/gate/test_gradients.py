@@ -56,7 +56,7 @@ def _gradcheck_test(spec):
         names = differentiable(fspec, case)
         discarding_recorded(subject, "gradcheck", case, "float64", GradcheckError,
                              lambda: gradcheck_case(subject, case, names, reduction, device),
-                             rerun=lambda s: gradcheck_case(s, case, names, reduction, device))
+                             rerun=lambda s: gradcheck_case(s, case, names, reduction, device), device=device)
 
     test.__name__ = test.__qualname__ = f"test_gradcheck_{spec.name}"
     return test
@@ -82,7 +82,8 @@ def _gradient_test(spec):
         upstream = data.draw(cotangents(shape, reduction), label="upstream gradient")
         discarding_recorded(subject, "gradient", case, dtype, GradientError,
                              lambda: check_gradient(fspec, subject, case, dtype, device, reduction, upstream),
-                             rerun=lambda s: check_gradient(fspec, s, case, dtype, device, reduction, upstream))
+                             rerun=lambda s: check_gradient(fspec, s, case, dtype, device, reduction, upstream),
+                             device=device)
 
     test.__name__ = test.__qualname__ = f"test_gradient_{spec.name}"
     return test

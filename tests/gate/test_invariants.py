@@ -66,7 +66,7 @@ def _invariant_test(spec):
             discarding_recorded(subject, "agreement", case, dtype, InvariantViolation, lambda: check_with_known(
                 subject, known, InvariantViolation, run,
                 f"known deviation {getattr(known, 'deviation', None)!r} no longer holds: {subject.qualname} now meets "
-                f"{inv.id}. Upstream changed: update properties/known_deviations.toml.", spec), rerun=run)
+                f"{inv.id}. Upstream changed: update properties/known_deviations.toml.", spec), rerun=run, device=device)
         except Unsupported as exc:  # the relation needs a parameter value the plug-in lacks: this example only
             tally.reject(f"{NOT_APPLICABLE}: {exc}")
 
