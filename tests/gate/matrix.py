@@ -9,6 +9,7 @@ import torch
 from hypothesis import settings
 
 from properties.fit import failure_gist
+from properties.known import allowed
 from properties.subjects import reference_subject, subjects_for
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -58,7 +59,7 @@ def check_with_known(subject, known, failure, run, fixed_message: str, spec):
                     run(recorded)
             except failure as ref:
                 if failure_gist(str(exc), subject) == failure_gist(str(ref), recorded):
-                    pytest.xfail(f"allowed: recorded known deviation {known.deviation!r}")
+                    allowed(known.deviation)
                 raise failure(f"{exc}\n\nNot the recorded known deviation {known.deviation!r}: "
                               f"{recorded.qualname} fails this check differently:\n"
                               f"{failure_gist(str(ref), recorded)}") from exc
