@@ -321,12 +321,21 @@ def _shown_by_builtin(subject, check: str, case: Case, dtype: str, device, exc, 
     deviation = builtin.case_deviation(check, case, dtype, device) if builtin is not None else None
     if deviation is None:
         return None
+    shown_as_recorded(exc, subject, builtin, deviation.deviation, failure, rerun)
+    return deviation
+
+
+def shown_as_recorded(exc, subject, recorded, deviation: str, failure, run) -> None:
+    """Return when ``run(recorded)`` -- the implementation ``deviation`` is recorded for -- fails the way
+    ``subject`` did (``exc``: the same gist); otherwise raise ``failure``: the subject's own, saying what the
+    recorded implementation does instead."""
     try:
-        rerun(builtin)
+        if recorded is not None:
+            run(recorded)
     except failure as ref:
-        if failure_gist(str(exc), subject) == failure_gist(str(ref), builtin):
-            return deviation
-        raise failure(f"{exc}\n\nNot the recorded known deviation {deviation.deviation!r}: {builtin.qualname} "
-                      f"fails this example differently:\n{failure_gist(str(ref), builtin)}") from exc
-    raise failure(f"{exc}\n\nNot the recorded known deviation {deviation.deviation!r}: "
-                  f"{builtin.qualname} does not fail this example") from exc
+        if failure_gist(str(exc), subject) == failure_gist(str(ref), recorded):
+            return
+        raise failure(f"{exc}\n\nNot the recorded known deviation {deviation!r}: {recorded.qualname} "
+                      f"fails this check differently:\n{failure_gist(str(ref), recorded)}") from exc
+    raise failure(f"{exc}\n\nNot the recorded known deviation {deviation!r}: "
+                  f"{getattr(recorded, 'qualname', 'the recorded implementation')} does not fail this case") from exc

@@ -142,9 +142,9 @@ def test_plugin_is_excused_in_a_builtin_region_only_where_the_builtin_fails_the_
     subject, case = _plugin(), _region_case()
     with pytest.raises(UnsatisfiedAssumption):  # torch fails the same way: discarded
         discarding_recorded(subject, "agreement", case, "float64", _Failure, _raise(""), rerun=_raise(""))
-    with pytest.raises(_Failure, match="fails this example differently"):
+    with pytest.raises(_Failure, match="fails this check differently"):
         discarding_recorded(subject, "agreement", case, "float64", _Failure, _raise(""), rerun=_raise(" (by 2 u)"))
-    with pytest.raises(_Failure, match="does not fail this example"):
+    with pytest.raises(_Failure, match="does not fail this case"):
         discarding_recorded(subject, "agreement", case, "float64", _Failure, _raise(""), rerun=lambda s: None)
     outside = case.with_kwargs(reduction="none")
     with pytest.raises(_Failure, match="^returned"):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from properties.fit import failure_gist
+from properties.fit import shown_as_recorded
 from properties.known import allowed
 from properties.subjects import reference_subject, subjects_for
 
@@ -53,18 +53,8 @@ def check_with_known(subject, known, failure, run, fixed_message: str, spec):
         try:
             run(subject)
         except failure as exc:
-            recorded = recorded_subject(spec, known)
-            try:
-                if recorded is not None:
-                    run(recorded)
-            except failure as ref:
-                if failure_gist(str(exc), subject) == failure_gist(str(ref), recorded):
-                    allowed(known.deviation)
-                raise failure(f"{exc}\n\nNot the recorded known deviation {known.deviation!r}: "
-                              f"{recorded.qualname} fails this check differently:\n"
-                              f"{failure_gist(str(ref), recorded)}") from exc
-            raise failure(f"{exc}\n\nNot the recorded known deviation {known.deviation!r}: "
-                          f"{getattr(recorded, 'qualname', known.subject)} does not fail this case") from exc
+            shown_as_recorded(exc, subject, recorded_subject(spec, known), known.deviation, failure, run)
+            allowed(known.deviation)
         return
     with pytest.raises(failure):
         run(subject)
