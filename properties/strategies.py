@@ -153,12 +153,20 @@ def unit_interval(closed: bool = True, min_gap: float = 1e-12) -> st.SearchStrat
 
 def array(shape, elements: st.SearchStrategy, dtype=np.float64) -> st.SearchStrategy[np.ndarray]:
     """An array of ``elements``; a :func:`reals` / :func:`log_uniform` element is drawn as its raw
-    float and transformed for the whole array at once (``_VECTORISED``)."""
+    float and transformed for the whole array at once (``_VECTORISED``).  Built once per shape,
+    elements and dtype (:func:`_array`): Hypothesis validates every strategy it has not drawn from
+    before, and a case strategy asks for its arrays anew on every draw."""
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    return _array(shape, elements, np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=4096)  # keyed by the elements strategy itself (kept alive while cached)
+def _array(shape: tuple, elements: st.SearchStrategy, dtype: np.dtype) -> st.SearchStrategy[np.ndarray]:
     mixed = _MIXED.get(id(elements))
     if mixed is not None:  # the whole array in the ordinary band, or over the whole range
-        return st.one_of(array(shape, mixed[0], dtype), array(shape, mixed[1], dtype))
+        return st.one_of(_array(shape, mixed[0], dtype), _array(shape, mixed[1], dtype))
     vectorised = _VECTORISED.get(id(elements))
-    if vectorised is not None and np.dtype(dtype).kind == "f":
+    if vectorised is not None and dtype.kind == "f":
         raw, transform, _ = vectorised
         # fill=nothing(): every element drawn (a bare float would let hnp.arrays fill most of the array
         # with one repeated value, as it does not for a mapped element)
@@ -199,6 +207,7 @@ def _spread(u: int) -> int:
     return (u * 0x9E3779B1) & 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=None)
 def spread(n: int) -> st.SearchStrategy[int]:
     """An index in [0, n), near uniform whatever Hypothesis favours (:func:`_spread`); shrinks to 0."""
     return st.integers(0, 2**20 - 1).map(lambda u: _spread(u) % n)
@@ -211,6 +220,7 @@ def long_share(fmt, reduction) -> float:
     return HALF_MEAN_LONG_SHARE if half and reduction == "mean" else LONG_SHARE
 
 
+@functools.lru_cache(maxsize=None)
 def long_terms(limit: float = math.inf, share: float | None = None) -> st.SearchStrategy[int]:
     """0 (a short example) in 1 - ``share`` (default ``LONG_SHARE``) of the draws, else a number of terms in
     ``LONG_TERMS``.
@@ -334,6 +344,7 @@ def pm_ones(shape) -> st.SearchStrategy[np.ndarray]:
     return array(shape, st.sampled_from([1.0, -1.0]))
 
 
+@functools.lru_cache(maxsize=None)
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4) -> st.SearchStrategy[tuple]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
