@@ -13,6 +13,7 @@ Runs ``python -m pytest -n auto --dist loadgroup`` (the README's test command; a
   load average before and after and the Hypothesis profile (``CI`` set: ``ci``);
 * per test file: tests, and the time its tests took (setup + call + teardown, summed from the
   JUnit XML: with several workers this is CPU-side time, and the files' sum exceeds the wall time);
+* the failing tests (pytest's ``FAILED`` / ``ERROR`` lines; ``--log PATH`` keeps the whole output);
 * the slowest tests.
 
 A benchmark, not a test: it exits with pytest's exit status but never fails on a time.
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "suite-benchmark.md")
+    parser.add_argument("--log", type=Path, default=None, help="write pytest's whole output here")
     args = parser.parse_args(argv)
     command = [sys.executable, "-m", "pytest", *(extra if extra is not None else COMMAND[2:])]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,9 +82,15 @@ def main(argv=None) -> int:
           "| file | tests | test time (s) |", "|---|--:|--:|"]
     for file, times in sorted(files.items(), key=lambda kv: -sum(kv[1])):
         md.append(f"| `{file}` | {len(times)} | {sum(times):.1f} |")
+    failed = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+    if failed or proc.returncode not in (0,):
+        md += ["", f"Failures ({len(failed)}; the run's whole output: `--log`):", ""]
+        md += [f"- `{ln[:300]}`" for ln in failed] or ["- (no FAILED / ERROR line: see the log)"]
     md += ["", "Slowest tests:", "", "| test | s |", "|---|--:|"]
     for _, test, seconds in sorted(tests, key=lambda t: -t[2])[:15]:
         md.append(f"| `{test}` | {seconds:.1f} |")
+    if args.log is not None:
+        args.log.write_text(proc.stdout)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(md) + "\n")
     print("\n".join(md))

@@ -169,3 +169,73 @@ def test_cosine_gradient_floor_widens_only_where_an_intermediate_underflows(vect
     with pytest.raises(GradientError):
         check_gradient(spec, mutant, Case({**case.args, "input2": flipped}, case.kwargs), "float16", "cpu", reduction,
                        upstream)
+
+
+@pytest.mark.parametrize("rows, x, t, reduction, upstream, widened", [
+    (938, -0.00010001659393310547, 0.0200042724609375, "mean", 0.0625, True),  # measured: c t = 3.3e-7 subnormal
+    (4, -0.5, 0.3, "mean", 1.0, False),  # every intermediate normal
+    (938, -0.5, 0.3, "sum", 1.0, False),
+])
+def test_kl_div_gradient_floor_widens_only_where_an_intermediate_underflows(rows, x, t, reduction, upstream, widened):
+    """kl_div's ``gradient_underflow``: > 0 exactly where a backward intermediate (c t, xlogy's second
+    argument, or c itself) falls below float16's normal range; there torch's target gradient (2.8 % off:
+    a default-profile run found it) is within the widened bound and one shifted by 3 times that amount is
+    rejected; elsewhere the floor is the plain one and a 1 + 128 u gradient is rejected."""
+    from properties.cases import Case
+    from properties.gradients import GradientError, check_gradient, term_cotangents
+    from properties.subjects import Subject, builtin_subjects
+
+    spec, fmt = SPECS["kl_div"], FORMATS["float16"]
+    case = Case({"input": np.full((rows, 4), x), "target": np.full((rows, 4), t)}, {"log_target": False})
+    amount = spec.gradient_underflow(case, fmt, term_cotangents((rows, 4), reduction, upstream))
+    assert (amount > 0) == widened, amount
+    (torch_subject,) = builtin_subjects(spec)
+    check_gradient(spec, torch_subject, case, "float16", "cpu", reduction, upstream)
+
+    def off(*args, **kwargs):  # torch's value; its target gradient shifted by 3 x the amount, or 1 + 128 u times its own
+        out = torch_subject.fn(*args, **kwargs)
+        if widened:
+            return out + 3 * amount / upstream * rows * 4 * (args[1] - args[1].detach()).mean()
+        return out + 128 * fmt.u * (out - out.detach())
+
+    with pytest.raises(GradientError):
+        check_gradient(spec, Subject(spec.name, "off", "mutant.kl_div_gradient_off", off), case, "float16", "cpu",
+                       reduction, upstream)
+
+
+def test_focal_gradient_carries_the_rounding_of_ce_where_its_summands_cancel():
+    """refimpl.grad.focal's magnitude takes ce as formed in torch's form, ``(1 - t) x + softplus(-x)``: at
+    x = -65.5, t = 0, alpha = 1 (A = 0, A' = 1) the target gradient is ce = e^-65.5 = 3e-29, which torch
+    (its float32 ce: 0) cannot give -- a default-profile run found fvcore's focal 'wrong' there.  The
+    torchvision formula passes there in every dtype; a target gradient off by 3 times the bound there is
+    rejected; and where nothing cancels (x = 2) the magnitude is ce's own order."""
+    import refimpl.grad
+    from properties.cases import Case
+    from properties.gradients import GradientError, check_gradient
+    from properties.subjects import Subject
+    from tests.catalogue.classification import sigmoid_focal_loss
+
+    spec = SPECS["focal"]
+    x, t = np.array([0.5, -65.5]), np.array([0.5, 0.0])
+    case = Case({"inputs": x, "targets": t}, {"alpha": 1.0, "gamma": 0.0})
+    textbook = Subject(spec.name, "textbook", "tests.catalogue.classification.sigmoid_focal_loss", sigmoid_focal_loss)
+    for dtype in DTYPE_NAMES:
+        check_gradient(spec, textbook, case, dtype, "cpu", "none", 1.0)
+    mag = refimpl.grad.focal(x, t, alpha=1.0, gamma=0.0, reduction="none")["targets__mag"]
+    assert 65.5 <= mag[1] <= 2 * 65.5 + 1, mag  # the summands' 131, not ce's 3e-29
+    near = refimpl.grad.focal(np.array([2.0]), np.array([0.0]), alpha=1.0, gamma=0.0, reduction="none")
+    assert near["targets__mag"][0] <= 2 * (2.0 + 2.2), near  # |x| + softplus(-x): no cancellation, ce ~ 2.1
+
+    from properties.gradients import gradient_bounds
+
+    shift = 3 * float(gradient_bounds(spec, case.rounded("float32").with_kwargs(reduction="none"), ["targets"],
+                                      "float32").bound["targets"][1])
+    assert shift < 1e-3, shift  # ~100 u(float32) x 131: the bound is what the arithmetic allows
+
+    def off(inputs, targets, **kwargs):  # the textbook's value; its target gradient 3 bounds too large there
+        out = sigmoid_focal_loss(inputs, targets, **kwargs)
+        return out + shift * (targets - targets.detach())
+
+    with pytest.raises(GradientError):
+        check_gradient(spec, Subject(spec.name, "off", "mutant.focal_target_gradient_off", off), case, "float32", "cpu",
+                       "none", 1.0)

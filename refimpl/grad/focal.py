@@ -27,8 +27,9 @@ d u / dt = sigma(-x) - sigma(x):
 ``ce u^(gamma-1)`` is formed as ``(ce / u) u^gamma`` (ce / u stays O(1 + |x|) where u is tiny:
 ce ~ u there), and is 0 where u^gamma underflows to 0 (its limit).
 mag (target): the summands, each times the condition of its cancelling factors as for the
-input: ``|gbar| [(|A'| ce + |A| (sp(x) + sp(-x))) (U^gamma + 2 gamma U^(gamma-1))
-+ |A| gamma ce (1 + 2 p) (U^(gamma-1) + 2 |gamma-1| U^(gamma-2))]`` (sp: softplus; the
+input: ``|gbar| [(|A'| CE + |A| (sp(x) + sp(-x))) (U^gamma + 2 gamma U^(gamma-1))
++ |A| gamma CE (1 + 2 p) (U^(gamma-1) + 2 |gamma-1| U^(gamma-2))]`` (sp: softplus; CE = |1 - t| |x|
++ sp(-x), the summands ce is formed from in torch's form, which cancel where x << 0 and t ~ 0; the
 target derivative of BCE-with-logits is formed from both softplus terms; sigma(-x) - sigma(x)
 carries ~u (1 + 2p)).
 mag: the summands of the textbook (torchvision + autograd) form
@@ -37,7 +38,7 @@ U = 1 - p_t), each times the condition of its cancelling factors: ``U = 1 - p_t`
 ``q = 1 - p`` are formed with an absolute error ~u, a relative ~u/U and ~u/q, which the
 powers U^gamma, U^(gamma-1) multiply by gamma and |gamma - 1|:
 ``|A| |gbar| [(p + |t|)(U^gamma + 2 gamma U^(gamma-1))
-+ gamma ce |1-2t| (r (U^gamma + 2 |gamma-1| U^(gamma-1)) + 2 p U^(gamma-1))]``
++ gamma CE |1-2t| (r (U^gamma + 2 |gamma-1| U^(gamma-1)) + 2 p U^(gamma-1))]``
 (``p q U^(gamma-1) = r U^gamma``; the error ~u of q contributes ``2 p U^(gamma-1)``).
 It is infinite where U underflows and gamma < 1, where such implementations give NaN.
 Source: torchvision/ops/focal_loss.py; Lin et al. 2017.
@@ -113,11 +114,20 @@ def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: s
             ue = np.maximum(u, TINY)  # an underflowed U: its powers' limits (inf for gamma < 1)
             uge, ug1 = ue**gamma, ue ** (gamma - 1.0)
             times = lambda a, b: np.where(a == 0, 0.0, a * b)  # a zero factor wins over an inf limit
-            c1, c2 = sx + np.abs(t), np.abs(gamma * ce * (1.0 - 2.0 * t))
+            c1, c2 = sx + np.abs(t), np.abs(gamma * _ce_formed(x, t) * (1.0 - 2.0 * t))
             mag = times(np.abs(gbar), times(c1, uge + 2.0 * gamma * ug1)
                         + times(c2, r * uge + times(2.0 * abs(gamma - 1.0) * r + 2.0 * sx, ug1)))
     return pack(inputs=(grad, mag), targets=_targets_gradient(x, t, alpha, gamma, per_term(grad_output, reduction,
                                                                                             x.shape)))
+
+
+def _ce_formed(x, t):
+    """The magnitude the BCE-with-logits term ce is formed at in the textbook form torch evaluates,
+    ``(1 - t) x + max(-x, 0) + log(e^-max + e^(-x - max))``: its summands ``|1 - t| |x| + softplus(-x)``.
+    Where they cancel, a gradient that carries ce inherits their rounding, not ce's own magnitude
+    (x = -65.5, t = 0: ce = e^-65.5 = 3e-29 from summands of 131; torch's float32 ce is 0, and so is
+    the target gradient A' ce of a focal loss with alpha = 1 there)."""
+    return np.abs(1.0 - t) * np.abs(x) + softplus_pair(x)[1]
 
 
 def _targets_gradient(x, t, alpha, gamma, gbar):
@@ -136,8 +146,9 @@ def _targets_gradient(x, t, alpha, gamma, gbar):
         ue = np.maximum(u, TINY)
         ug1, ug2 = ue ** (gamma - 1.0), ue ** (gamma - 2.0)
         times = lambda p, q: np.where(p == 0, 0.0, p * q)  # a zero factor wins over an inf limit
-        c1 = abs(da) * ce + np.abs(a) * (sp_x + sp_neg_x)
-        c2 = np.abs(a) * gamma * ce * (1.0 + 2.0 * sx)
+        formed = _ce_formed(x, t)  # ce's rounding, not its magnitude, where its summands cancel
+        c1 = abs(da) * formed + np.abs(a) * (sp_x + sp_neg_x)
+        c2 = np.abs(a) * gamma * formed * (1.0 + 2.0 * sx)
         mag = times(np.abs(gbar), times(c1, ug + 2.0 * gamma * ug1)
                     + (times(c2, ug1 + 2.0 * abs(gamma - 1.0) * ug2) if gamma != 0 else 0.0))
     return grad, mag
