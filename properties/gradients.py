@@ -30,7 +30,7 @@ from .known import KnownDeviation
 from .conventions import gradcheck_refusal
 from .formats import FLOAT64, FORMATS, FloatFormat
 from .spec import LossSpec
-from .tolerance import gradient_bound, gradient_flush, gradient_underflow_gain
+from .tolerance import gradient_bound, gradient_flush, gradient_underflow_gain, sequential_sum
 from refimpl.grad import DIFFERENTIABLE as _ANALYTIC_DIFFERENTIABLE, differentiated as _differentiated
 
 try:
@@ -363,8 +363,9 @@ def gradient_bounds(spec: LossSpec, case: Case, names, dtype: str, grad_output: 
         n_summed = np.size(terms) if name in case.kwargs else max(arg.shape[-1] if arg.ndim else 1,
                                                                    np.size(terms) // max(np.size(arg), 1))
         collected = max(1, np.size(terms) // max(np.size(arg), 1))  # terms summed into one of its elements
-        bounds[name] = gradient_bound(fmt, ref[name + "__mag"], n_summed, gain, flush, collected)
-        floors[name] = float(gradient_bound(fmt, 0.0, n_summed, gain, flush, collected))
+        sequential = sequential_sum(np.shape(arg), np.shape(terms))  # torch's sum over split broadcast dims
+        bounds[name] = gradient_bound(fmt, ref[name + "__mag"], n_summed, gain, flush, collected, sequential)
+        floors[name] = float(gradient_bound(fmt, 0.0, n_summed, gain, flush, collected, sequential))
         overflows[name] = local[name + "__mag"] > fmt.max
     return GradientBounds(ref, bounds, floors, overflows)
 

@@ -239,3 +239,45 @@ def test_focal_gradient_carries_the_rounding_of_ce_where_its_summands_cancel():
     with pytest.raises(GradientError):
         check_gradient(spec, Subject(spec.name, "off", "mutant.focal_target_gradient_off", off), case, "float32", "cpu",
                        "none", 1.0)
+
+
+def test_sequential_sum_is_what_torch_does_over_split_broadcast_dims():
+    """``tolerance.sequential_sum``: torch's CPU sum over two broadcast dimensions with a kept one between
+    them accumulates the outer block term after term -- measured here, live: its error exceeds what a
+    cascade (log2 n) allows and stays within the sequential depth -- while over one block it is a cascade
+    (0).  The gradients a random default-profile run found beyond the old bound (mse's (1, 2, 1) target
+    against (604, 2, 2), 88 u; hinge's (2, 1) input against (441, 2, 4)) are within the new one, and where
+    the broadcast dims form one block the bound is the cascade's and catches a 1 + 128 u backward."""
+    from fractions import Fraction
+
+    import torch
+
+    from properties.cases import Case
+    from properties.formats import FLOAT64, log2_ceil
+    from properties.gradients import GradientError, check_gradient
+    from properties.subjects import builtin_subjects
+    from properties.tolerance import GRADIENT_OPS, sequential_sum
+    from tests.test_gradient_checks_can_fail import wrong_backward
+
+    assert sequential_sum((1, 2, 1), (604, 2, 2)) == 604 and sequential_sum((2, 1), (441, 2, 4)) == 441
+    assert sequential_sum((1, 2, 2), (604, 2, 2)) == 0 and sequential_sum((1,), (5, 3)) == 0
+    assert sequential_sum((1, 2, 1), (604, 1, 2)) == 0 and sequential_sum((604, 2, 2), (604, 2, 2)) == 0
+    n = 4096
+    v = torch.full((n, 2, 2), 0.0125, dtype=torch.float64)
+    exact = Fraction(v[0, 0, 0].item()) * 2 * n
+    err = abs(Fraction(v.sum((0, 2))[0].item()) - exact) / exact
+    u = FLOAT64.u
+    assert err > (GRADIENT_OPS + log2_ceil(2 * n)) * u  # beyond a cascade's bound ...
+    assert err <= (GRADIENT_OPS + sequential_sum((1, 2, 1), (n, 2, 2)) + log2_ceil(2 * n)) * u  # ... within this one
+    assert abs(Fraction(v.sum(0)[0, 0].item()) - Fraction(v[0, 0, 0].item()) * n) / (exact / 2) < 8 * u  # one block
+
+    mse, hinge = SPECS["mse"], SPECS["hinge_embedding"]
+    found = Case({"input": np.full((604, 2, 2), 0.1), "target": np.array([[[0.10000000000010001], [0.2]]])},
+                 {"weight": np.ones((604, 2, 2))})
+    check_gradient(mse, builtin_subjects(mse)[0], found, "float64", "cpu", "none", np.full((604, 2, 2), 0.0625))
+    check_gradient(hinge, builtin_subjects(hinge)[0], Case({"input": np.full((2, 1), 1e-4), "target": np.ones((441, 2, 4))},
+                                                          {"margin": 1.0}), "float64", "cpu", "mean", 1.0)
+    block = Case({"input": np.full((604, 2, 2), 0.1), "target": np.full((1, 2, 2), 0.2)}, {})
+    check_gradient(mse, builtin_subjects(mse)[0], block, "float64", "cpu", "sum", 1.0)
+    with pytest.raises(GradientError):
+        check_gradient(mse, wrong_backward(mse, 1 + 128 * u), block, "float64", "cpu", "sum", 1.0)
