@@ -528,14 +528,19 @@ def keras_float64_computed_in_float32() -> bool:
 def keras_half_mean_sums_in_input_dtype() -> bool:
     """keras.losses.MeanSquaredError (dtype float16) of 4000 residuals of 6: the mean 36 is a float16
     number, the loss is inf -- 'sum_over_batch_size' / 'mean_with_sample_weight' divide the sum of the
-    per-sample losses (144000), formed in the input dtype; torch's fused mse_loss gives 36."""
+    per-sample losses (144000), formed in the input dtype; torch's fused mse_loss gives 36.  And the
+    weights' sum it divides by: 1000 residuals of 0.1 weighted 100 each (sum 1e5) give 0, not 0.01."""
     import torch
     import torch.nn.functional as F
 
     losses = _keras_losses()
     x, zero = torch.full((4000, 1), 6.0, dtype=torch.float16), torch.zeros(4000, 1, dtype=torch.float16)
     got = losses.MeanSquaredError(dtype="float16")(zero, x)
-    return _half_sum_overflows(got, F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
+    # the weights' sum it divides by, also in float16: 1000 weights of 100 (1e5) make a mean of 0.01 zero
+    small, w = torch.full((1000, 1), 0.1, dtype=torch.float16), torch.full((1000,), 100.0, dtype=torch.float16)
+    weighted = losses.MeanSquaredError(dtype="float16", reduction="mean_with_sample_weight")(zero[:1000], small, sample_weight=w)
+    return (_half_sum_overflows(got, F.mse_loss(x, zero)) and float(F.mse_loss(x, zero)) == 36.0
+            and float(weighted) == 0.0 and float(F.mse_loss(small, zero[:1000])) > 0.009)
 
 
 def keras_scalar_loss_not_reduced() -> bool:
