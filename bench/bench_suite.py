@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     for file, times in sorted(files.items(), key=lambda kv: -sum(kv[1])):
         md.append(f"| `{file}` | {len(times)} | {sum(times):.1f} |")
     failed = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
-    if failed or proc.returncode not in (0,):
+    if failed or proc.returncode != 0:
         md += ["", f"Failures ({len(failed)}; the run's whole output: `--log`):", ""]
         md += [f"- `{ln[:300]}`" for ln in failed] or ["- (no FAILED / ERROR line: see the log)"]
     md += ["", "Slowest tests:", "", "| test | s |", "|---|--:|"]

@@ -252,38 +252,35 @@ def pytest_collection_modifyitems(session, config, items):
 #: the order a plug-in's check families take their turns in (``_round_robin``); the contract (does it load,
 #: does it take the declared limits) before any of them
 ROUND_ORDER = ("contract", "agreement", "gradients", "edge cases", "invariants", "bad inputs", "placement")
-#: within a family, the dtypes where a bug shows most plainly (and costs least) first
-DTYPE_ORDER = ("float64", "float32", "float16", "bfloat16")
 
 
 def _round_robin(items: list) -> list:
     """A gate run's items in turns: every check family's first test of a plug-in, then every family's
-    second, ... (within a family float64 first, then the CPU, then collection order) -- not one family's
-    tests all before the next family's.  A bug that only one family catches (a gradient, a layout, a
-    placement) is then found after a few tests of the others, not after all of them: what a user waits
-    for, and what a buggy catalogue entry costs the meta-test under ``--first-finding``.  A non-plug-in
-    item keeps its place ahead (a gate run selects none)."""
+    second, ... (within a family float64 first -- ``DTYPE_NAMES``' order, where a bug shows most plainly
+    and costs least -- then the CPU, then collection order) -- not one family's tests all before the next
+    family's.  A bug that only one family catches (a gradient, a layout, a placement) is then found after
+    a few tests of the others, not after all of them: what a user waits for, and what a buggy catalogue
+    entry costs the meta-test under ``--first-finding``.  A non-plug-in item keeps its place ahead (a gate
+    run selects none)."""
+    from .formats import DTYPE_NAMES
+
+    def within_family(i):
+        params = _item_params(items[i], _kind(items[i]))
+        dtype = params.get("dtype")
+        rank = DTYPE_NAMES.index(dtype) if dtype in DTYPE_NAMES else len(DTYPE_NAMES)
+        return rank, params.get("device", "cpu") != "cpu", i
+
     turns: Counter = Counter()
     keyed = []
-    ranked = sorted(range(len(items)), key=lambda i: _within_family(items[i], i))
-    for i in ranked:
-        item = items[i]
-        subject = _plugin_subject(item)
+    for i in sorted(range(len(items)), key=within_family):
+        subject, kind = _plugin_subject(items[i]), _kind(items[i])
         if subject is None:
-            keyed.append(((-1, 0, i), item))
+            keyed.append(((-1, 0, i), items[i]))
             continue
-        kind = _kind(item)
-        family = ROUND_ORDER.index(kind) if kind in ROUND_ORDER else len(ROUND_ORDER)
-        turn = turns[(subject.loss, subject.qualname, kind)]
+        turn = -1 if kind == "contract" else turns[(subject.loss, subject.qualname, kind)]
         turns[(subject.loss, subject.qualname, kind)] += 1
-        keyed.append(((turn if kind != "contract" else -1, family, i), item))
+        keyed.append(((turn, ROUND_ORDER.index(kind), i), items[i]))
     return [item for _, item in sorted(keyed, key=lambda pair: pair[0])]
-
-
-def _within_family(item, index: int) -> tuple:
-    params = _item_params(item, _kind(item))
-    dtype, device = params.get("dtype"), params.get("device", "cpu")
-    return (DTYPE_ORDER.index(dtype) if dtype in DTYPE_ORDER else len(DTYPE_ORDER), device != "cpu", index)
 
 
 def _kind(item) -> str:

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 
 if __package__ != "tests":
     pytest.skip("the gate's meta-tests run in a checkout of lossproof", allow_module_level=True)
-from properties.pytest_plugin import DTYPE_ORDER, ROUND_ORDER  # noqa: E402
+from properties.formats import DTYPE_NAMES  # noqa: E402
+from properties.pytest_plugin import ROUND_ORDER  # noqa: E402
 from tests.catalogue.runner import kind_of, run_gate  # noqa: E402
 
 PLUGINS = ["mse=tests.catalogue.regression:mse_loss", "mse=tests.catalogue.regression:mse_unweighted"]
@@ -30,7 +31,7 @@ _DTYPE = re.compile(r"[\[-](float64|float32|float16|bfloat16)[-\]]")
 def out_of_turn(ids: list[str]) -> list[str]:
     """What breaks the round-robin order in ``ids`` (one plug-in's test ids in run order): a test of
     the contract after a family's, a family's (k+1)-th test before another family's k-th while that one
-    has a k-th, a dtype before one earlier in ``DTYPE_ORDER`` within a family, a CUDA test before a CPU
+    has a k-th, a dtype before one earlier in ``DTYPE_NAMES`` within a family, a CUDA test before a CPU
     test of its dtype."""
     problems, kinds = [], [kind_of(i) for i in ids]
     size = {k: kinds.count(k) for k in set(kinds)}
@@ -51,7 +52,7 @@ def out_of_turn(ids: list[str]) -> list[str]:
             problems.append(f"{test}: turn {k + 1} of {kind} before turn {k} of {', '.join(sorted(late))}")
     for kind in size:
         mine = [t for t, kd in zip(ids, kinds) if kd == kind]
-        ranks = [(DTYPE_ORDER.index(m.group(1)) if (m := _DTYPE.search(t)) else len(DTYPE_ORDER), "-cuda-" in t)
+        ranks = [(DTYPE_NAMES.index(m.group(1)) if (m := _DTYPE.search(t)) else len(DTYPE_NAMES), "-cuda-" in t)
                  for t in mine]
         problems += [f"{t}: {kind} out of dtype / device order" for t, a, b in zip(mine[1:], ranks, ranks[1:]) if b < a]
     return problems

@@ -114,20 +114,20 @@ def focal(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction: s
             ue = np.maximum(u, TINY)  # an underflowed U: its powers' limits (inf for gamma < 1)
             uge, ug1 = ue**gamma, ue ** (gamma - 1.0)
             times = lambda a, b: np.where(a == 0, 0.0, a * b)  # a zero factor wins over an inf limit
-            c1, c2 = sx + np.abs(t), np.abs(gamma * _ce_formed(x, t) * (1.0 - 2.0 * t))
+            c1, c2 = sx + np.abs(t), np.abs(gamma * _ce_formed(x, t, softplus_pair(x)[1]) * (1.0 - 2.0 * t))
             mag = times(np.abs(gbar), times(c1, uge + 2.0 * gamma * ug1)
                         + times(c2, r * uge + times(2.0 * abs(gamma - 1.0) * r + 2.0 * sx, ug1)))
     return pack(inputs=(grad, mag), targets=_targets_gradient(x, t, alpha, gamma, per_term(grad_output, reduction,
                                                                                             x.shape)))
 
 
-def _ce_formed(x, t):
+def _ce_formed(x, t, sp_neg_x):
     """The magnitude the BCE-with-logits term ce is formed at in the textbook form torch evaluates,
     ``(1 - t) x + max(-x, 0) + log(e^-max + e^(-x - max))``: its summands ``|1 - t| |x| + softplus(-x)``.
     Where they cancel, a gradient that carries ce inherits their rounding, not ce's own magnitude
     (x = -65.5, t = 0: ce = e^-65.5 = 3e-29 from summands of 131; torch's float32 ce is 0, and so is
-    the target gradient A' ce of a focal loss with alpha = 1 there)."""
-    return np.abs(1.0 - t) * np.abs(x) + softplus_pair(x)[1]
+    the target gradient A' ce of a focal loss with alpha = 1 there).  ``sp_neg_x``: softplus(-x)."""
+    return np.abs(1.0 - t) * np.abs(x) + sp_neg_x
 
 
 def _targets_gradient(x, t, alpha, gamma, gbar):
@@ -146,7 +146,7 @@ def _targets_gradient(x, t, alpha, gamma, gbar):
         ue = np.maximum(u, TINY)
         ug1, ug2 = ue ** (gamma - 1.0), ue ** (gamma - 2.0)
         times = lambda p, q: np.where(p == 0, 0.0, p * q)  # a zero factor wins over an inf limit
-        formed = _ce_formed(x, t)  # ce's rounding, not its magnitude, where its summands cancel
+        formed = _ce_formed(x, t, sp_neg_x)  # ce's rounding, not its magnitude, where its summands cancel
         c1 = abs(da) * formed + np.abs(a) * (sp_x + sp_neg_x)
         c2 = np.abs(a) * gamma * formed * (1.0 + 2.0 * sx)
         mag = times(np.abs(gbar), times(c1, ug + 2.0 * gamma * ug1)
