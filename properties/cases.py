@@ -23,6 +23,31 @@ def _is_float_array(v) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind == "f"
 
 
+#: the precision torch applies a Python float parameter in, per tensor dtype: the tensor's own for
+#: float64 and float32 (a scalar operand takes the tensor's type), float32 for float16 and bfloat16, whose
+#: CPU kernels read a scalar operand in their float32 opmath type (mul: half(1000) * 1e-7 is 1.0002e-4,
+#: where a half 1e-7 would give 1.19e-4); a kernel that rounds it to the half type instead (add, huber's
+#: delta) differs from this by the half type's rounding of the parameter, which its bounds allow.  In
+#: float64 a parameter of 3.4e-205 is what it says; in float32 it is 0 -- a label smoothing that vanishes,
+#: an ``eps`` that cancels a difference exactly -- and the reference must see the 0 torch saw.  The rounded
+#: value is also what the implementation is called with (``to_torch``), which rounds it to itself.
+SCALAR_DTYPE = {"float64": np.float64, "float32": np.float32, "float16": np.float32, "bfloat16": np.float32}
+
+
+#: ``{parameter: rule(value, case, scalar type) -> value}``: a parameter that enters the arithmetic
+#: through a quantity derived from it (cross-entropy's ``label_smoothing / C``), registered by its loss's
+#: spec module; the rule gives the value whose derived quantity is the one formed in the scalar type
+SCALAR_RULES: dict = {}
+
+
+def scalar_as_computed(value: float, dtype: str, name: str | None = None, case: "Case | None" = None) -> float:
+    """``value`` rounded to the precision torch applies a float parameter in for tensors of ``dtype``
+    (``SCALAR_RULES[name]`` where the parameter enters through a quantity derived from it)."""
+    scalar = SCALAR_DTYPE.get(dtype, np.float64)
+    rule = SCALAR_RULES.get(name)
+    return float(scalar(value)) if rule is None or case is None else float(rule(value, case, scalar))
+
+
 def _nested(v) -> str:
     """A nested list as source, non-finite floats as ``float('nan')`` / ``float('inf')``."""
     if isinstance(v, list):
@@ -96,7 +121,9 @@ class Case:
         return [(k, v) for k, v in (*self.args.items(), *self.kwargs.items()) if isinstance(v, np.ndarray)]
 
     def rounded(self, dtype: str) -> "Case":
-        """The case with every floating array rounded to ``dtype`` and back to float64."""
+        """The case with every floating array rounded to ``dtype`` and back to float64, and every float
+        keyword parameter (a margin, ``eps``, ``label_smoothing``) to what torch computes with: a Python
+        float meets a tensor as at least float32 (:data:`SCALAR_DTYPE`)."""
         import torch
 
         tdtype = getattr(torch, dtype)
@@ -107,7 +134,9 @@ class Case:
             # np.array, not ascontiguousarray, which turns a 0-d array into a 1-d one
             return torch.from_numpy(np.array(v, copy=True)).to(tdtype).to(torch.float64).numpy()
 
-        return Case({k: rnd(v) for k, v in self.args.items()}, {k: rnd(v) for k, v in self.kwargs.items()},
+        return Case({k: rnd(v) for k, v in self.args.items()},
+                    {k: scalar_as_computed(v, dtype, k, self) if isinstance(v, float) else rnd(v)
+                     for k, v in self.kwargs.items()},
                     self.layouts)
 
     def to_torch(self, dtype: str, device: str):

@@ -20,7 +20,8 @@ loss as a plug-in (repeated ``--impl``) and ``--first-finding``::
   timeout fail the entries of that run, with the tail of the output.
 
 Every entry runs in the inherited profile (``CI=1``: the derandomized ``ci`` profile, as the outer
-run).  The runs (``tests/catalogue/runner.py``) go two at a time on a thread pool, from one
+run) without shrinking (``quick_profile.DETECT``: whether and by which test an entry is caught does not
+depend on its minimal example; shrinking was half a buggy entry's time to its catch).  The runs (``tests/catalogue/runner.py``) go two at a time on a thread pool, from one
 module-scoped fixture; each entry's test then only reads its result.  In a gate run (``--impl``)
 this module is deselected like every test without a plug-in subject, so the gate never recurses
 into itself.
@@ -39,13 +40,13 @@ pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 # root; installed as lossproof_tests (`lossproof gate`) they skip without importing any other `tests`
 if __package__ != "tests":
     pytest.skip("the catalogue meta-test runs in a checkout of lossproof", allow_module_level=True)
-from tests.catalogue import CATALOGUE, Entry, impl_option, target  # noqa: E402
+from tests.catalogue import CATALOGUE, Entry, impl_option, quick_profile, target  # noqa: E402
 from tests.catalogue.runner import GateResult, failures_of, kind_of, plugin_name, plugin_names, run_many  # noqa: E402
 
 WORKERS = 2
 TIMEOUT_S = 1500.0  # per gate run (one loss, all its entries): cross-entropy ~10 min on 2 busy cores (12 variants, crossed edge rows, placement)
 #: per run: an entry is dropped after its first finding (a buggy entry's catch), the others go on
-RUN_ARGS = ("--first-finding",)
+RUN_ARGS = ("--first-finding", *quick_profile.DETECT_ARGS)
 
 BUGGY = [e for e in CATALOGUE if not e.correct]
 CORRECT = [e for e in CATALOGUE if e.correct]

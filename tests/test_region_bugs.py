@@ -5,11 +5,13 @@ real bug report, and the default profile catches it in *every* run, not by luck:
 per Hypothesis seed (split so that a run holds at most one region entry per loss), each with its region
 entries as plug-ins and only the gate tests they name (``Entry.caught_in``) selected::
 
-    python -m pytest -q -p no:cacheprovider --hypothesis-profile default --hypothesis-seed 1 \\
+    python -m pytest -q -p no:cacheprovider -p tests.catalogue.quick_profile --hypothesis-profile catalogue-detect \\
+        --hypothesis-seed 1 \\
         --example-database off --first-finding -k "test_gradient_mse or ..." --impl mse=... ...
 
 The runs use the ``default`` profile whatever the outer run's (``CI=1`` selects the derandomized
-``ci`` profile, where a seed changes nothing) and no example database (a saved failing example would
+``ci`` profile, where a seed changes nothing), without shrinking (``quick_profile.DETECT``: only the catch
+is asserted), and no example database (a saved failing example would
 replay the first seed's catch in the others).
 """
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.xdist_group(__name__.rpartition(".")[2])
 
 if __package__ != "tests":
     pytest.skip("the region meta-test runs in a checkout of lossproof", allow_module_level=True)
-from tests.catalogue import CATALOGUE, REGIONS, impl_option  # noqa: E402
+from tests.catalogue import CATALOGUE, REGIONS, impl_option, quick_profile  # noqa: E402
 from tests.catalogue.runner import GateResult, failures_of, run_many  # noqa: E402
 
 SEEDS = (1, 2, 3, 4, 5)
@@ -47,7 +49,7 @@ def seeded_runs() -> dict[tuple[int, int], GateResult]:
     for seed in SEEDS:
         for rank in sorted({_rank(e) for e in ENTRIES}):
             mine = [e for e in ENTRIES if _rank(e) == rank]
-            args = ["--hypothesis-profile", "default", "--example-database", "off", "--first-finding",
+            args = [*quick_profile.DETECT_ARGS, "--example-database", "off", "--first-finding",
                     "-k", " or ".join(sorted({e.caught_in for e in mine})), f"--hypothesis-seed={seed}"]
             jobs.append(((seed, rank), dict(impl_options=[impl_option(e) for e in mine], extra_args=args,
                                             timeout=TIMEOUT_S, env=env)))

@@ -18,7 +18,7 @@ from refimpl.cross_entropy import _class_axis, neg_log_softmax_parts
 
 from .. import bad_inputs as BI, finite_differences as FD, gradients as G, strategies as S
 from ..agreement import bound_for
-from ..cases import Case
+from ..cases import SCALAR_RULES, Case
 from ..edge_cases.expect import exactly, nan, value
 from ..edge_cases.tables import INF, KERAS_CE, TORCH_F, A, arg, rows
 from ..formats import log2_ceil
@@ -164,6 +164,19 @@ def _lse_budget(x: np.ndarray, axis: int):
     return np.abs(d) + l + r + log2_ceil(x.shape[axis]) + 6, d, l
 
 
+def _label_smoothing_as_computed(value: float, case: Case, scalar) -> float:
+    """torch (and Keras) smooth with ``label_smoothing / C`` formed in the scalar type (ATen LossNLL.cpp:
+    ``target * (1 - label_smoothing) + label_smoothing / n_classes``): where that underflows to 0 the
+    smoothing is 0 -- a masked class (logit -inf) of target probability 0 then gives a finite loss, not
+    inf (float32: label_smoothing 1.4e-45 over 6 classes)."""
+    x = case.args["input"]
+    n_classes = x.shape[0 if x.ndim == 1 else 1] if x.ndim else 1
+    return 0.0 if n_classes and scalar(value / n_classes) == 0 else float(scalar(value))
+
+
+SCALAR_RULES["label_smoothing"] = _label_smoothing_as_computed
+
+
 def scale_cross_entropy(case: Case, terms):
     """Index targets: (1-eps) w_t budget_t + (eps/C) sum_c w_c budget_c (+ L_C |smooth| for its sum);
     probability targets: sum_c w_c q'_c budget_c + (L_C + 3)|t|.  See :func:`_lse_budget`."""
@@ -180,7 +193,11 @@ def scale_cross_entropy(case: Case, terms):
     lc = log2_ceil(n_classes)
     if t.dtype.kind == "f":
         q = t * (1 - eps) + eps / n_classes if eps > 0 else t
-        return np.sum(np.abs(q) * w_b * b, axis=axis) + (lc + 3) * np.abs(terms)
+        # a masked class (infinite budget) of probability 0 adds nothing: not 0 * inf = NaN, which left
+        # the row the floor's budget (a correct 0 at x = (-inf, 65, 0.001 ...) was 1.7e7 bounds off)
+        with np.errstate(invalid="ignore"):
+            per_class = np.where(q != 0, np.abs(q) * w_b * b, 0.0)
+        return np.sum(per_class, axis=axis) + (lc + 3) * np.abs(terms)
     ignored = t == case.kwargs.get("ignore_index", -100)
     idx = np.expand_dims(np.where(ignored, 0, t), axis)
     nll_b = np.squeeze(np.take_along_axis(w_b * b, idx, axis), axis)

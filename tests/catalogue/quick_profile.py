@@ -1,8 +1,8 @@
 """A pytest plugin (``-p tests.catalogue.quick_profile``) registering the Hypothesis profiles of
 the meta-tests' small gate runs on known-buggy plug-ins (``--hypothesis-profile catalogue-quick``:
 ``tests/test_gate_findings.py``, ``tests/test_reproductions.py``) and on correct partial ones
-(``catalogue-tiny``: ``tests/test_partial_plugins.py``).  The catalogue meta-test itself runs in
-the inherited profile, as users do.
+(``catalogue-tiny``: ``tests/test_partial_plugins.py``).  The catalogue and region meta-tests run the
+inherited profile without shrinking (``catalogue-detect``, below).
 
 ``catalogue-quick`` is the inherited profile with ``max_examples`` = :data:`MAX_EXAMPLES` (the
 table rows then get ``max(4, 10 // 3) = 4`` examples, gradcheck 3), no example database, and
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 NAME = "catalogue-quick"
@@ -34,3 +35,21 @@ ARGS = ("-p", __name__, "--hypothesis-profile", NAME)
 TINY = "catalogue-tiny"
 settings.register_profile(TINY, parent=settings.get_profile(NAME), max_examples=4)
 TINY_ARGS = ("-p", __name__, "--hypothesis-profile", TINY)
+
+#: ``catalogue-detect``: the profile the run would load anyway (``ci`` where ``CI`` is set, else ``default``:
+#: same examples, same derandomization) without the shrink and explain phases -- for the meta-tests that
+#: ask only *whether* and *by which test* a bug is caught (tests/test_catalogue.py, tests/test_region_bugs.py).
+#: Shrinking a failure to its minimal example is half of a buggy entry's time to its catch and changes
+#: neither (a shrunk example fails the same test); the minimal example and its report are what
+#: tests/test_gate_findings.py and tests/test_reproductions.py check, with shrinking on.
+DETECT = "catalogue-detect"
+DETECT_ARGS = ("-p", __name__, "--hypothesis-profile", DETECT)
+
+
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's pytest_configure loads the profile it names
+def pytest_configure(config):
+    from hypothesis import Phase
+
+    base = settings.get_profile("ci" if os.environ.get("CI") else "default")  # properties.pytest_plugin's
+    settings.register_profile(DETECT, parent=base,
+                              phases=tuple(p for p in base.phases if p not in (Phase.shrink, Phase.explain)))
