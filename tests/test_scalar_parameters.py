@@ -58,3 +58,19 @@ def test_label_smoothing_that_vanishes_over_the_classes_is_checked_as_zero(dtype
     monkeypatch.setitem(cases.SCALAR_RULES, "label_smoothing", lambda v, c, scalar: float(scalar(v)))
     with pytest.raises(AssertionError):
         check_agreement(spec, torch_ce, case, dtype, "cpu", "none", record=False)
+
+
+def test_eps_that_cancels_a_difference_in_float32_is_the_float32_eps(monkeypatch):
+    """triplet_margin_loss adds eps to a - p in float32: with p = float32(1e-3), a = 0, eps = 1e-3 the sum
+    is exactly 0 in torch, 4.7e-11 with a float64 eps, and the p-norm of order 0.5 turns that into an error
+    of 2e-6 on a loss of 0.021 (the catalogue's triplet entry failed zero_prediction+swap so, error/bound
+    10.3).  With eps as torch applies it the correct implementation agrees; without, it fails."""
+    spec = SPECS["triplet_margin"]
+    torch_triplet = builtin_subjects(spec)[0]
+    e = float(np.float32(1e-3))
+    case = Case({"anchor": np.zeros((1, 2)), "positive": np.array([[e, -0.02]]), "negative": np.zeros((1, 2))},
+                {"margin": 0.004, "p": 0.5, "eps": 1e-3, "swap": True})
+    assert check_agreement(spec, torch_triplet, case, "float32", "cpu", "none", record=False) < 1
+    monkeypatch.setitem(SCALAR_DTYPE, "float32", np.float64)
+    with pytest.raises(AssertionError, match="outside the bound"):
+        check_agreement(spec, torch_triplet, case, "float32", "cpu", "none", record=False)
