@@ -63,3 +63,28 @@ def test_invariant_can_fail(inv):
         return
     pytest.fail(f"mutant {name!r} was not caught (violation >= {CLEARLY} x tolerance) by invariant {inv.id} "
                 f"in {ATTEMPTS} cases: the invariant cannot fail")
+
+
+def test_an_invariant_is_not_checked_where_the_loss_overflows_the_dtype():
+    """A float16 'sum' of 800 BCE terms clamped at 100 is 80,000: beyond 65504, so every correct
+    implementation returns inf (IEEE rounding, which agreement accepts: ``rounded_to_inf``) and no relation
+    between values can hold -- the example is outside the invariants' domain (rejected, not a violation;
+    found by a default-profile run: the catalogue's correct BCE, batch_split).  The same example at 600
+    terms (60,000) is inside it, and checked."""
+    import numpy as np
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    from properties.cases import Case
+    from properties.subjects import builtin_subjects
+
+    spec = SPECS["bce"]
+    inv = next(i for i in INVARIANTS["bce"] if i.name == "batch_split")
+    torch_bce = builtin_subjects(spec)[0]
+    half = lambda k: k // 2  # noqa: E731 - the split point the relation draws
+    for n, inside in ((800, False), (600, True)):
+        case = Case({"input": np.zeros(n), "target": np.ones(n)}, {})
+        if inside:
+            run_invariant(inv, spec, torch_bce, "float16", "cpu", case, lambda *a, **k: half(n))
+        else:
+            with pytest.raises(UnsatisfiedAssumption):
+                run_invariant(inv, spec, torch_bce, "float16", "cpu", case, lambda *a, **k: half(n))
