@@ -40,12 +40,12 @@ SCALAR_DTYPE = {"float64": np.float64, "float32": np.float32, "float16": np.floa
 SCALAR_RULES: dict = {}
 
 
-def scalar_as_computed(value: float, dtype: str, name: str | None = None, case: "Case | None" = None) -> float:
-    """``value`` rounded to the precision torch applies a float parameter in for tensors of ``dtype``
-    (``SCALAR_RULES[name]`` where the parameter enters through a quantity derived from it)."""
-    scalar = SCALAR_DTYPE.get(dtype, np.float64)
+def scalar_as_computed(value: float, dtype: str, name: str, case: "Case") -> float:
+    """The float parameter ``name`` of ``case`` rounded to the precision torch applies it in for tensors
+    of ``dtype`` (``SCALAR_RULES[name]`` where it enters through a quantity derived from it)."""
+    scalar = SCALAR_DTYPE[dtype]
     rule = SCALAR_RULES.get(name)
-    return float(scalar(value)) if rule is None or case is None else float(rule(value, case, scalar))
+    return float(scalar(value)) if rule is None else float(rule(value, case, scalar))
 
 
 def _nested(v) -> str:
