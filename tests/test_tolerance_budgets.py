@@ -281,3 +281,21 @@ def test_sequential_sum_is_what_torch_does_over_split_broadcast_dims():
     check_gradient(mse, builtin_subjects(mse)[0], block, "float64", "cpu", "sum", 1.0)
     with pytest.raises(GradientError):
         check_gradient(mse, wrong_backward(mse, 1 + 128 * u), block, "float64", "cpu", "sum", 1.0)
+
+
+def test_cross_entropy_masked_class_of_probability_zero_adds_no_budget():
+    """A probability target with 0 at a masked class (logit -inf): the class's infinite budget times its
+    probability 0 adds nothing -- the row's budget is what a very negative finite logit there gives (it
+    was 0 * inf = NaN, which left the floor's 1.5e-35: float32's correct 0 at (-inf, 64.9, 0.001, ...)
+    against the exact 2.5e-28 was 1.7e7 bounds off), and no more: pinned to that finite row's budget
+    (5.4e-7, ~8 ulp of 64.9), so a result 1e-6 off still fails."""
+    from properties.agreement import expected
+    from properties.cases import Case
+
+    spec = SPECS["cross_entropy"]
+    a, b = 0.0010000000474974513, 64.93816375732422
+    t = np.array([[0.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
+    ref, bnd = expected(spec, Case({"input": np.array([[-np.inf, a, a, a, b, a]]), "target": t}, {"reduction": "none"}), "float32")
+    _, finite = expected(spec, Case({"input": np.array([[-30.0, a, a, a, b, a]]), "target": t}, {"reduction": "none"}), "float32")
+    assert np.allclose(bnd, finite, rtol=1e-6)
+    assert abs(0.0 - ref[0]) <= bnd[0] < 1e-6  # float32's 0 inside; a result 1e-6 off outside
